@@ -1,0 +1,1 @@
+"""StyleFace Blender extension (not implemented yet; see addon/README.md)."""

@@ -1,0 +1,31 @@
+"""What ``styleface info`` reports: versions, compute device, face models and bundles found."""
+from __future__ import annotations
+
+import platform
+import sys
+
+
+def collect_info() -> dict[str, str]:
+    from . import __version__
+
+    out = {"styleface": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    try:
+        import numpy
+        out["numpy"] = numpy.__version__
+    except ImportError:  # pragma: no cover - numpy is a hard dependency
+        out["numpy"] = "missing"
+    try:
+        import torch
+        out["torch"] = torch.__version__
+        if torch.cuda.is_available():
+            out["device"] = f"cuda ({torch.cuda.get_device_name(0)})"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            out["device"] = "mps"
+        else:
+            out["device"] = "cpu"
+        out["threads"] = str(torch.get_num_threads())
+    except ImportError:
+        out["torch"] = "missing (pip install torch)"
+        out["device"] = "unavailable"
+    out["face models"] = "demo (procedural, built in)"
+    return out
