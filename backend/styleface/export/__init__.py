@@ -1,0 +1,66 @@
+"""Export a FaceAssets to files: OBJ/MTL/PNG, GLB, float EXR and 16-bit PNG displacement, JSON sidecar.
+
+One format per module; ``export_face`` picks file names and writes the sidecar last so it lists
+exactly the files that exist.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..assets import FaceAssets
+from ..errors import StyleFaceError
+from .exr import write_displacement_exr
+from .glb import write_glb
+from .obj import write_obj
+from .png import write_diffuse_png, write_displacement_png16
+from .sidecar import write_sidecar
+
+FORMATS = ("obj", "glb", "exr", "png16", "json", "diffuse")
+DEFAULT_FORMATS = ("obj", "glb", "exr", "png16", "json")
+
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "export_face"]
+
+
+def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
+                formats: Iterable[str] = DEFAULT_FORMATS, bake_displacement: bool = False) -> dict[str, Path]:
+    """Write the requested formats to ``out_dir`` and return {key: path} for every file written.
+
+    Keys: obj, mtl, diffuse (with "obj" or "diffuse"), glb, exr, png16, json. ``bake_displacement``
+    moves the OBJ/GLB vertices by the sampled displacement; the maps are written either way.
+    """
+    formats = tuple(dict.fromkeys(str(f).lower() for f in formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise StyleFaceError(
+            f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if not formats:
+        raise StyleFaceError("no export format given")
+    if not stem or stem in (".", "..") or any(c in stem for c in '/\\:*?"<>|'):
+        raise StyleFaceError(f"invalid file stem '{stem}': use a plain file name without folders")
+    assets.validate()
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StyleFaceError(f"cannot create output folder {out}: {e.strerror}") from None
+
+    written: dict[str, Path] = {}
+    try:
+        if "obj" in formats:
+            written.update(write_obj(assets, out / f"{stem}.obj", bake_displacement))
+        if "diffuse" in formats and "diffuse" not in written:
+            written["diffuse"] = write_diffuse_png(assets.diffuse, out / f"{stem}_diffuse.png")
+        if "glb" in formats:
+            written["glb"] = write_glb(assets, out / f"{stem}.glb", bake_displacement)
+        if "exr" in formats:
+            written["exr"] = write_displacement_exr(assets.displacement, assets.displacement_info,
+                                                    out / f"{stem}_displacement.exr")
+        if "png16" in formats:
+            written["png16"] = write_displacement_png16(assets.displacement,
+                                                        out / f"{stem}_displacement16.png")
+        if "json" in formats:
+            written["json"] = write_sidecar(assets, out / f"{stem}.json", dict(written), bake_displacement)
+    except OSError as e:
+        raise StyleFaceError(f"cannot write export files to {out}: {e.strerror or e}") from None
+    return written
