@@ -30,14 +30,48 @@ def _build_parser() -> argparse.ArgumentParser:
     src.add_argument("--seeds", help="seed list such as 0-99 or 3,7,10-12")
     g.add_argument("--count", type=int, default=1, help="number of faces from --seed on (default 1)")
     g.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    g.add_argument("--bundle", default=None,
+                   help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
+                        "'procedural' draws faces from the demo face model's prior without networks")
+    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--batch-size", type=int, default=8, help="faces per network batch (default 8)")
+    g.add_argument("--truncation", type=float, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),
                    help=f"comma list of {', '.join(FORMATS)} (default all)")
-    g.add_argument("--texture-size", type=int, default=256, help="UV map size in texels (default 256)")
+    g.add_argument("--texture-size", type=int, default=256,
+                   help="UV map size for --bundle procedural (default 256)")
     g.add_argument("--bake-displacement", action="store_true",
                    help="also move exported vertices by the displacement map")
     g.add_argument("--expression", default=None,
-                   help="named expression preset with optional strength, e.g. smile_left=0.8")
+                   help="named expression presets with optional strengths, e.g. smile_left=0.8,brow_raise")
+    g.add_argument("--expression-from-seed", type=int, default=None,
+                   help="use the expression of this seed's face")
+    g.add_argument("--expression-strength", type=float, default=1.0, help="scale the expression (default 1)")
+    g.add_argument("--displacement-strength", type=float, default=1.0,
+                   help="scale the displacement (default 1)")
+    g.add_argument("--no-contact-sheet", action="store_true",
+                   help="skip contact_sheet.png (all faces at 0 and 45 degrees yaw)")
+    g.add_argument("--reference-yaws", default=None,
+                   help="also write 2D StyleGAN2 images at these yaws in degrees, e.g. -30,0,30 "
+                        "(bundles with a 2D generator)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    io = sub.add_parser("import-official", help="build a bundle from the official StyleFaceUV release files")
+    io.add_argument("checkpoint", type=Path, help="full-model Lightning checkpoint (epoch=24-step=74624.ckpt)")
+    io.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    io.add_argument("--bfm", type=Path, required=True, help="BFM_model_front.mat")
+    io.add_argument("--uv", type=Path, required=True, help="BFM_UV_refined.mat (UV_refine) or face3d BFM_UV.mat")
+    io.add_argument("--mask", type=Path, default=None, help="mask.png (UV face mask)")
+    io.add_argument("--stylegan2", type=Path, default=None, help="rosinality StyleGAN2 .pt (or NVlabs .pkl)")
+    io.add_argument("--pose-direction", type=Path, default=None, help="pose_direction-new.pkl")
+    io.add_argument("--f3d", type=Path, default=None, help="separate F3D checkpoint, if the full one lacks it")
+    io.add_argument("--fyaw", type=Path, default=None, help="separate Fyaw checkpoint")
+    io.add_argument("--force", action="store_true", help="overwrite an existing bundle folder")
+
+    isg = sub.add_parser("import-stylegan2", help="convert a rosinality .pt / NVlabs .pkl StyleGAN2 to safetensors")
+    isg.add_argument("checkpoint", type=Path)
+    isg.add_argument("--out", type=Path, required=True, help="folder for generator2d/discriminator files")
+    isg.add_argument("--force", action="store_true", help="overwrite files in --out")
 
     sub.add_parser("info", help="print what is installed and found")
     return p
@@ -51,37 +85,87 @@ def _parse_formats(text: str) -> tuple[str, ...]:
     return fmts
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
+def _seed_list(args: argparse.Namespace) -> list[int]:
     from .seeds import parse_seeds
-    from .progress import progress
 
     if args.seeds is not None:
-        seeds = parse_seeds(args.seeds)
-    else:
-        if args.count < 1:
-            raise StyleFaceError("--count must be at least 1")
-        start = 0 if args.seed is None else args.seed
-        seeds = parse_seeds(f"{start}-{start + args.count - 1}")
+        return parse_seeds(args.seeds)
+    if args.count < 1:
+        raise StyleFaceError("--count must be at least 1")
+    start = 0 if args.seed is None else args.seed
+    return parse_seeds(f"{start}-{start + args.count - 1}")
+
+
+def _float_list(text: str, what: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise StyleFaceError(f"bad {what} '{text}': use numbers separated by commas") from None
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .progress import progress
+
+    seeds = _seed_list(args)
     formats = _parse_formats(args.formats)
     if not 16 <= args.texture_size <= 4096:
         raise StyleFaceError("--texture-size must be between 16 and 4096")
+    if args.batch_size < 1:
+        raise StyleFaceError("--batch-size must be at least 1")
+    ref_yaws = _float_list(args.reference_yaws, "--reference-yaws") if args.reference_yaws else None
+    from .procedural_face import parse_expression
+
+    expression = parse_expression(args.expression) if args.expression else None
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StyleFaceError(f"cannot create output folder {args.out}: {e.strerror}") from None
 
     from .export import export_face
-    from .procedural_face import ProceduralFaceGenerator, parse_expression
+    from .generation import open_generator
 
-    expression = parse_expression(args.expression) if args.expression else None
-    gen = ProceduralFaceGenerator(texture_size=args.texture_size)
+    gen = open_generator(args.bundle, device=args.device, texture_size=args.texture_size)
+    options = {"truncation": args.truncation, "expression": expression,
+               "expression_from_seed": args.expression_from_seed,
+               "expression_strength": args.expression_strength,
+               "displacement_strength": args.displacement_strength}
     t0 = time.perf_counter()
-    for seed in progress(seeds, desc="faces", disable=args.quiet or len(seeds) < 2):
-        assets = gen.generate(seed, expression=expression)
-        export_face(assets, args.out, f"face_{seed:06d}", formats=formats,
-                    bake_displacement=args.bake_displacement)
+    faces = []
+    bar = progress(range(len(seeds)), desc="faces", disable=args.quiet or len(seeds) < 2)
+    it = iter(bar)
+    for start in range(0, len(seeds), args.batch_size):
+        chunk = seeds[start:start + args.batch_size]
+        for seed, assets in zip(chunk, gen.generate(chunk, **options)):
+            export_face(assets, args.out, f"face_{seed:06d}", formats=formats,
+                        bake_displacement=args.bake_displacement)
+            faces.append(assets)
+            next(it, None)
+        if ref_yaws:
+            gen.write_reference_images(chunk, ref_yaws, args.out, truncation=args.truncation)
+    next(it, None)
+    if not args.no_contact_sheet:
+        gen.write_contact_sheet(faces, args.out / "contact_sheet.png")
     if not args.quiet:
-        print(f"wrote {len(seeds)} face(s) to {args.out}/ in {time.perf_counter() - t0:.1f} s")
+        print(f"wrote {len(seeds)} face(s) from {gen.describe()} to {args.out}/ "
+              f"in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _cmd_import_official(args: argparse.Namespace) -> int:
+    from .importers import import_official
+
+    out = import_official(args.checkpoint, args.out, bfm=args.bfm, uv=args.uv, mask=args.mask,
+                          stylegan2=args.stylegan2, pose_direction=args.pose_direction,
+                          f3d_checkpoint=args.f3d, fyaw_checkpoint=args.fyaw, overwrite=args.force)
+    print(f"wrote bundle {out}")
+    return 0
+
+
+def _cmd_import_stylegan2(args: argparse.Namespace) -> int:
+    from .importers import import_stylegan2
+
+    summary = import_stylegan2(args.checkpoint, args.out, overwrite=args.force)
+    print(f"wrote {', '.join(summary['networks'])} ({summary['source']}, {summary['size']} px) to {args.out}")
     return 0
 
 
@@ -100,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        return {"generate": _cmd_generate, "info": _cmd_info}[args.command](args)
+        return {"generate": _cmd_generate, "info": _cmd_info, "import-official": _cmd_import_official,
+                "import-stylegan2": _cmd_import_stylegan2}[args.command](args)
     except StyleFaceError as e:
         print(f"styleface: error: {e}", file=sys.stderr)
         return 2

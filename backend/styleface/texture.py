@@ -101,7 +101,7 @@ def value_noise(rng: np.random.Generator, size: int, cells: int, octaves: int = 
     for o in range(octaves):
         c = max(2, cells * 2 ** o)
         grid = rng.standard_normal((c, c)).astype(np.float32)
-        out += amp * ndimage.zoom(grid, size / c, order=3, mode="wrap", grid_mode=True)[:size, :size]
+        out += amp * ndimage.zoom(grid, size / c, order=3, mode="grid-wrap", grid_mode=True)[:size, :size]
         total += amp
         amp *= 0.5
     return out / total
