@@ -52,7 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-contact-sheet", action="store_true",
                    help="skip contact_sheet.png (all faces at 0 and 45 degrees yaw)")
     g.add_argument("--reference-yaws", default=None,
-                   help="also write 2D StyleGAN2 images at these yaws in degrees, e.g. -30,0,30 "
+                   help="also write 2D StyleGAN2 images at these yaws in degrees, e.g. --reference-yaws=-30,0,30 "
                         "(bundles with a 2D generator)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
