@@ -207,10 +207,11 @@ def _check_shapes(root: Path, m: BundleManifest, fm: FaceModel, nets: dict[str, 
 
 
 def load_bundle(path: str | os.PathLike[str] | None = None, device: str | None = "auto") -> "Any":
-    """Load a bundle folder or .zip (None: the default bundle) and return a ready Pipeline."""
-    from .pipeline import Pipeline
+    """Load a bundle folder or .zip (None: the default bundle) as the worker's generator
+    (``generate(seed, **options)`` / ``generate_batch``), with the Pipeline at ``.pipeline``."""
+    from .pipeline import Pipeline, PipelineGenerator
 
-    return Pipeline(open_bundle(path, device))
+    return PipelineGenerator(Pipeline(open_bundle(path, device)))
 
 
 def open_bundle(path: str | os.PathLike[str] | None = None, device: str | None = "auto") -> Bundle:

@@ -230,6 +230,20 @@ class Pipeline:
         return render_previews(self.model, faces, yaws_deg, image_size, lighting, background, self.device)
 
 
+class PipelineGenerator:
+    """A Pipeline behind the worker's Generator interface: one FaceAssets per seed, plus batches."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.device = str(pipeline.device)
+
+    def generate(self, seed: int, texture_size: int | None = None, **options: Any) -> FaceAssets:
+        return self.pipeline.generate([seed], **options)[0]
+
+    def generate_batch(self, seeds: Sequence[int], texture_size: int | None = None, **options: Any) -> list[FaceAssets]:
+        return self.pipeline.generate_batch(seeds, **options)
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, Mapping):
         return {str(k): _jsonable(v) for k, v in x.items()}

@@ -41,7 +41,10 @@ GENERATOR_ENV = "STYLEFACE_WORKER_GENERATOR"
 PROCEDURAL = "procedural"
 MAX_SEED = 2**32 - 1
 MAX_SEEDS_PER_REQUEST = 1_000_000
-GENERATE_OPTIONS = ("seeds", "expression", "texture_size", "batch_size", "device")
+GENERATE_OPTIONS = ("seeds", "expression", "texture_size", "batch_size", "device", "truncation",
+                    "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength")
+_NUMBER_OPTIONS = ("truncation", "expression_strength", "displacement_strength")
+_LIST_OPTIONS = {"pose": 3, "lighting": 27}
 _STOP = object()
 
 
@@ -53,20 +56,26 @@ class Generator(Protocol):
 
 
 class _ProceduralAdapter:
-    """ProceduralFaceGenerator behind the Generator interface; texture_size is a per-call option."""
+    """The procedural source behind the Generator interface; texture_size is a per-call option."""
 
     device = "cpu"
 
     def __init__(self) -> None:
-        from .procedural_face import ProceduralFaceGenerator  # imports torch: only when asked for
+        from .generation import ProceduralSource  # imports torch: only when asked for
 
-        self._gen = ProceduralFaceGenerator()
-        self._default_size = self._gen.texture_size
+        self._src = ProceduralSource()
+        self._default_size = self._src.gen.texture_size
 
-    def generate(self, seed: int, expression: Mapping[str, float] | None = None,
-                 texture_size: int | None = None, **_: Any) -> Any:
-        self._gen.texture_size = int(texture_size or self._default_size)
-        return self._gen.generate(seed, dict(expression) if expression else None)
+    def generate(self, seed: int, texture_size: int | None = None, pose: list[float] | None = None,
+                 lighting: list[float] | None = None, **options: Any) -> Any:
+        import numpy as np
+
+        self._src.gen.texture_size = int(texture_size or self._default_size)
+        face = self._src.generate([seed], **options)[0]
+        for values, group in ((pose, "rot"), (lighting, "gamma")):
+            if values is not None:
+                face.coefficients[group] = np.asarray(values, np.float32)
+        return face
 
 
 class _Request:
@@ -273,6 +282,11 @@ class Worker:
         return self._load(path, device)
 
     def _load(self, path: str | None, device: str | None) -> dict[str, Any]:
+        if path in (None, "") and not self._hook:
+            from .bundle import default_bundle_path  # the embedded demo bundle once installed
+
+            default = default_bundle_path()
+            path = None if default is None else str(default)
         key = PROCEDURAL if path in (None, "", PROCEDURAL) else path
         t0 = time.perf_counter()
         cached = (self.generator is not None and self.bundle == key
@@ -318,6 +332,21 @@ class Worker:
                     for k, v in expression.items()):
                 raise StyleFaceError("expression must be an object of name: strength numbers")
             options["expression"] = expression
+        for name in _NUMBER_OPTIONS:
+            v = a.get(name)
+            if v is not None:
+                if not isinstance(v, (int, float)) or isinstance(v, bool):
+                    raise StyleFaceError(f"{name} must be a number, got {v!r}")
+                options[name] = float(v)
+        if a.get("expression_from_seed") is not None:
+            options["expression_from_seed"] = _check_int(a["expression_from_seed"], "expression_from_seed", 0, MAX_SEED)
+        for name, n in _LIST_OPTIONS.items():
+            v = a.get(name)
+            if v is not None:
+                if not (isinstance(v, list) and len(v) == n and all(
+                        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                    raise StyleFaceError(f"{name} must be a list of {n} numbers")
+                options[name] = [float(x) for x in v]
         if a.get("texture_size") is not None:
             options["texture_size"] = _check_int(a["texture_size"], "texture_size", 8, 8192)
         batch = _check_int(a.get("batch_size", 1), "batch_size", 1, 4096)
