@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from styleface.facemodel import FaceModel
+try:  # the Blender tests run in a bpy venv without torch; they use none of these helpers
+    from styleface.facemodel import FaceModel
+except ImportError:  # pragma: no cover - only in the bpy venv
+    FaceModel = None
 
 
 def tiny_face_model(n_id: int = 2, n_exp: int = 2) -> FaceModel:

@@ -64,6 +64,7 @@ class _ProceduralAdapter:
         from .generation import ProceduralSource  # imports torch: only when asked for
 
         self._src = ProceduralSource()
+        self.model = self._src.model
         self._default_size = self._src.gen.texture_size
 
     def generate(self, seed: int, texture_size: int | None = None, pose: list[float] | None = None,
@@ -270,7 +271,7 @@ class Worker:
         return {"protocol": P.PROTOCOL_VERSION, "styleface": __version__, "python": platform.python_version(),
                 "pid": os.getpid(), "ops": list(P.OPS), "bundle": self.bundle,
                 "generator": type(self.generator).__name__ if self.generator is not None else None,
-                "device": self.device, "hook": self._hook}
+                "device": self.device, "hook": self._hook, "generate_options": list(GENERATE_OPTIONS)}
 
     def _op_load_bundle(self, req: _Request) -> dict[str, Any]:
         path = req.args.get("path")
@@ -371,6 +372,8 @@ class Worker:
                     faces = [gen.generate(s, **options) for s in chunk]  # type: ignore[union-attr]
                 for seed, face in zip(chunk, faces):
                     arrays, meta = face.to_arrays()
+                    if done == 0:
+                        _attach_expression_basis(gen, arrays, meta)
                     self.send({"kind": "face", "id": req.id, "index": done, "seed": seed, "meta": meta}, arrays)
                     done += 1
                     self.send({"kind": "progress", "id": req.id, "done": done, "total": total})
@@ -379,6 +382,17 @@ class Worker:
             log.info("request %s cancelled after %d of %d faces", req.id, done, total)
         return {"status": status, "done": done, "total": total, "device": self.device,
                 "device_requested": device, "seconds": time.perf_counter() - t0}
+
+
+def _attach_expression_basis(gen: Any, arrays: dict[str, Any], meta: dict[str, Any]) -> None:
+    """With the first face of a request, send the named expression components as per-vertex deltas
+    (K, N, 3) in model units per unit coefficient, so clients can build shape keys."""
+    model = getattr(getattr(gen, "pipeline", gen), "model", None)
+    names = tuple(getattr(model, "exp_names", ()) or ())
+    if model is None or not names or model.n_vertices != arrays["vertices"].shape[0]:
+        return
+    arrays["expression_deltas"] = model.exp_basis[:, :, :len(names)].transpose(2, 0, 1).copy()
+    meta["expression_names"] = list(names)
 
 
 def _protocol_streams() -> tuple[BinaryIO, BinaryIO]:

@@ -37,3 +37,17 @@ def test_worker_generates_from_a_bundle_with_options(tmp_path, tiny_model):
         except RequestError as e:
             assert "pose" in str(e)
         assert len(w.generate([1]).faces) == 1  # still serving
+
+
+def test_worker_sends_expression_basis_with_first_face(tmp_path, tiny_model):
+    bundle = write_tiny_bundle(tmp_path / "b", tiny_model)
+    env = dict(os.environ)
+    env.pop("STYLEFACE_WORKER_GENERATOR", None)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    with WorkerClient(python=sys.executable, env=env, start_timeout=60, as_assets=False) as w:
+        assert "truncation" in w.hello()["generate_options"]
+        w.load_bundle(str(bundle), device="cpu")
+        (a0, m0), (a1, m1) = w.generate([1, 2]).faces
+        assert m0["expression_names"] == ["jaw_open"] and "expression_names" not in m1
+        np.testing.assert_array_equal(a0["expression_deltas"][0], tiny_model.exp_basis[:, :, 0])
+        assert "expression_deltas" not in a1

@@ -1,0 +1,109 @@
+"""The "StyleFace" tab in the 3D viewport sidebar (N panel)."""
+from __future__ import annotations
+
+import bpy
+
+from . import build
+from .operators import STATE
+
+
+class STYLEFACE_PT_main(bpy.types.Panel):
+    bl_label = "StyleFace"
+    bl_idname = "STYLEFACE_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "StyleFace"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        s = context.scene.styleface
+        busy = STATE.job is not None
+
+        col = layout.column(align=True)
+        row = col.row(align=True)
+        row.prop(s, "seed")
+        row.operator("styleface.random_seed", text="", icon="FILE_REFRESH")
+        col.prop(s, "truncation", slider=True)
+
+        box = layout.box()
+        box.prop(s, "expression_mode")
+        if s.expression_mode == "PRESET":
+            box.prop(s, "expression_preset")
+            box.prop(s, "expression_strength", slider=True)
+        elif s.expression_mode == "FROM_SEED":
+            box.prop(s, "expression_seed")
+
+        box = layout.box()
+        row = box.row(align=True)
+        row.prop(s, "yaw")
+        row.prop(s, "pitch")
+        row = box.row(align=True)
+        row.prop(s, "match_lighting")
+        row.operator("styleface.match_lighting", text="", icon="LIGHT_SUN")
+
+        box = layout.box()
+        box.prop(s, "displacement_method")
+        box.prop(s, "displacement_strength", slider=True)
+        row = box.row(align=True)
+        row.prop(s, "subdiv_viewport", text="Viewport")
+        row.prop(s, "subdiv_render", text="Render")
+
+        col = layout.column(align=True)
+        col.enabled = not busy
+        col.scale_y = 1.3
+        col.operator("styleface.generate", icon="USER")
+        row = col.row(align=True)
+        row.scale_y = 1.0
+        row.prop(s, "regenerate_mode", text="")
+        op = row.operator("styleface.regenerate", icon="FILE_REFRESH")
+        op.mode = s.regenerate_mode
+
+        box = layout.box()
+        box.enabled = not busy
+        row = box.row(align=True)
+        row.prop(s, "count")
+        row.prop(s, "crowd_spacing")
+        box.prop(s, "crowd_layout")
+        if s.crowd_layout == "VERTICES":
+            box.prop(s, "crowd_target")
+        box.operator("styleface.populate_crowd", icon="COMMUNITY")
+
+        if busy:
+            job = STATE.job
+            row = layout.row(align=True)
+            if hasattr(row, "progress"):  # Blender 4.0+
+                row.progress(factor=job.fraction, type="BAR", text=job.text)
+            else:  # pragma: no cover - older Blender
+                row.label(text=f"{job.text} ({job.fraction:.0%})")
+            row.operator("styleface.cancel", text="", icon="CANCEL")
+        if STATE.error:
+            box = layout.box()
+            box.alert = True
+            for i, line in enumerate(STATE.error.splitlines()[:4]):
+                box.label(text=line[:120], icon="ERROR" if i == 0 else "BLANK1")
+            row = box.row(align=True)
+            row.operator("styleface.open_preferences", icon="PREFERENCES")
+            row.operator("styleface.dismiss", text="", icon="X")
+        elif STATE.message:
+            row = layout.row(align=True)
+            row.label(text=STATE.message, icon="INFO")
+            row.operator("styleface.dismiss", text="", icon="X")
+
+        obj = context.active_object
+        if build.is_styleface(obj):
+            props = build.face_props(obj)
+            layout.label(text=f"{obj.name}: seed {props.get('seed')}, bundle {props.get('bundle')}",
+                         icon="OBJECT_DATA")
+
+
+CLASSES = (STYLEFACE_PT_main,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
