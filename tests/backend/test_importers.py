@@ -45,8 +45,8 @@ def official_files(tmp_path):
     sg2 = tmp_path / "550000.pt"
     torch.save({"g_ema": g.state_dict(), "latent_avg": torch.zeros(SD)}, sg2)
     uvgen = UVGenerator(SIZE, style_dim=SD, n_mlp=1, channel_max=16)
-    f3d = F3D(NL, SD, layout, hidden=(48, SD))
-    fyaw = Fyaw(NL, SD, hidden=(16, SD))
+    f3d = F3D(NL, SD, layout)  # the official widths, scaled to style_dim
+    fyaw = Fyaw(NL, SD)
     sd = {}
     for prefix, net in (("generator_3d.", uvgen), ("stylecode_to_3dmm_coeff_model.", f3d),
                         ("stylecode_to_scalar_model.", fyaw)):
