@@ -48,7 +48,9 @@ class ProceduralFaceGenerator:
         m = self.model
         rng = np.random.default_rng([seed, 0x5F3D])
         idc = np.clip(rng.standard_normal(m.n_id) * self.id_sigma, -2.5, 2.5)
-        exp = np.clip(rng.standard_normal(m.n_exp) * self.exp_sigma, -1.0, 1.0)
+        # Expressions are activations (jaw open, eye close, ...): non-negative, most of them off.
+        exp = np.clip(np.abs(rng.standard_normal(m.n_exp)) * self.exp_sigma, 0.0, 1.0)
+        exp *= rng.uniform(size=m.n_exp) < 0.35
         if expression is not None:
             exp = np.zeros(m.n_exp)
             for name, strength in expression.items():

@@ -40,17 +40,22 @@ def save_face_model(model: FaceModel, path: PathLike) -> Path:
         value = getattr(model, key)
         if value is not None:
             entries[key] = np.asarray(value)
-    meta: dict = {}
-    array_keys: list[str] = []
-    for key, value in model.metadata.items():
+    array_keys: list[list[str]] = []
+
+    def split(value: object, path: list[str]) -> object:
+        """JSON part of a metadata value; arrays (also inside nested dicts) go to their own entries."""
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biufU":
-                raise StyleFaceError(f"face model '{model.name}': metadata '{key}' is a {value.dtype} array; "
-                                     f"only numeric, bool or string arrays can be saved")
-            entries[_META_PREFIX + key] = value
-            array_keys.append(key)
-        else:
-            meta[key] = value
+                raise StyleFaceError(f"face model '{model.name}': metadata '{'.'.join(path)}' is a {value.dtype} "
+                                     f"array; only numeric, bool or string arrays can be saved")
+            entries[_META_PREFIX + ".".join(path)] = value
+            array_keys.append(path)
+            return None
+        if isinstance(value, dict):
+            return {str(k): split(v, path + [str(k)]) for k, v in value.items()}
+        return value
+
+    meta = {str(k): split(v, [str(k)]) for k, v in model.metadata.items()}
     try:
         text = json.dumps({"values": meta, "array_keys": array_keys}, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -95,8 +100,12 @@ def load_face_model_npz(path: PathLike) -> FaceModel:
             exp_names = tuple(str(s) for s in npz["exp_names"])
             meta_doc = json.loads(str(npz["metadata_json"]))
             metadata = dict(meta_doc["values"])
-            for key in meta_doc["array_keys"]:
-                metadata[key] = npz[_META_PREFIX + key]
+            for path in meta_doc["array_keys"]:
+                path = [path] if isinstance(path, str) else list(path)  # version 1 wrote flat keys
+                owner = metadata
+                for part in path[:-1]:
+                    owner = owner[part]
+                owner[path[-1]] = npz[_META_PREFIX + ".".join(path)]
     except StyleFaceError:
         raise
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
