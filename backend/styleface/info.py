@@ -27,5 +27,15 @@ def collect_info() -> dict[str, str]:
     except ImportError:
         out["torch"] = "missing (pip install torch)"
         out["device"] = "unavailable"
-    out["face models"] = "demo (procedural, built in)"
+    out["face models"] = "demo (procedural, built in); BFM via import-official"
+    from .bundle import BUNDLE_ENV, default_bundle_path, read_manifest
+
+    path = default_bundle_path()
+    if path is None:
+        out["bundle"] = f"none installed (procedural faces; set {BUNDLE_ENV} or pass --bundle)"
+    else:
+        try:
+            out["bundle"] = f"{read_manifest(path).id} ({path})"
+        except Exception as e:  # report, never crash: info is what users run when things are broken
+            out["bundle"] = f"{path}: unreadable ({e})"
     return out
