@@ -56,7 +56,7 @@ def test_generate_face_equals_worker_arrays(bpy_clean, worker_env):
     props = build.face_props(obj)
     assert props["seed"] == 11
     assert props["options"] == {"texture_size": 32, "expression": {"smile": 0.5}, "truncation": 0.7}
-    assert props["ignored_options"] == ["truncation"]  # this worker does not know truncation yet
+    assert "ignored_options" not in props  # the worker advertises truncation among its generate_options
     assert [k.name for k in obj.data.shape_keys.key_blocks] == ["Basis", "jaw_open", "smile"]
     assert "jaw_open" in api.known_expressions()
     assert bpy.data.objects.get("StyleFace Sun") is not None
@@ -236,7 +236,7 @@ def test_ui_timer_path_builds_and_reports(bpy_clean, worker_env):
             assert time.time() < deadline
             time.sleep(0.01)
         assert operators.STATE.job is None and operators.STATE.error == ""
-        assert operators.STATE.message == "2 faces built (backend ignored: truncation)"
+        assert operators.STATE.message == "2 faces built"
         assert {o.name for o in bpy.context.selected_objects} == {"StyleFace_7", "StyleFace_8"}
     finally:
         styleface_blender.unregister()
