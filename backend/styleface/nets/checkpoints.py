@@ -92,7 +92,10 @@ def load_nvlabs(path: str | os.PathLike[str]) -> StyleGAN2Checkpoint:
     p = existing_file(path, "StyleGAN2 network pickle")
     with open(p, "rb") as f:
         obj = load_network_pickle(f, str(p))
-    g_sd, latent_avg, d_sd, d_opts, notes = nvlabs_networks(obj, str(p))
+    try:
+        g_sd, latent_avg, d_sd, d_opts, notes = nvlabs_networks(obj, str(p))
+    except RecursionError:
+        raise StyleFaceError(f"{p}: network pickle is nested too deeply to be a StyleGAN2") from None
     g = Generator.from_state_dict(g_sd, what=f"{p.name}: G_ema")
     computed = _finish_generator(g, latent_avg, p)
     return StyleGAN2Checkpoint(g, "nvlabs", p, computed, d_state=d_sd, d_options=d_opts, notes=notes)

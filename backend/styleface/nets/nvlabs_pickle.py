@@ -18,7 +18,8 @@ import io
 import pickle
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -168,15 +169,13 @@ class _RecordedModule(ModuleRecord):
 
 def load_network_pickle(data: bytes | io.BufferedIOBase, source: str) -> Any:
     """Unpickle an NVlabs network pickle into records; StyleFaceError on anything not allowed."""
-    from pathlib import Path
-
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
         return _Unpickler(stream).load()
     except _UnpickleRefused as e:
         raise refusal(Path(source), e.name) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            RuntimeError, UnicodeDecodeError, OverflowError, MemoryError) as e:
+            RuntimeError, UnicodeDecodeError, OverflowError, MemoryError, RecursionError) as e:
         reason = "the file is truncated" if isinstance(e, EOFError) else (str(e).strip().splitlines() or [""])[0]
         message = f"cannot read NVlabs network pickle {source}: {reason or type(e).__name__}"
         raise StyleFaceError(message[:300]) from None
@@ -188,15 +187,22 @@ def record_state_dict(record: Any, prefix: str = "") -> dict[str, torch.Tensor]:
         raise StyleFaceError(f"network pickle entry {prefix or '<root>'} is not a module")
     out: dict[str, torch.Tensor] = {}
     state = record.state
+
+    def table(key: str) -> Mapping[str, Any]:
+        value = state.get(key) or {}
+        if not isinstance(value, Mapping):
+            raise StyleFaceError(f"network pickle entry {prefix or '<root>'}: '{key}' is not a mapping")
+        return value
+
     skip = state.get("_non_persistent_buffers_set") or set()
     for group in ("_parameters", "_buffers"):
-        for name, t in (state.get(group) or {}).items():
+        for name, t in table(group).items():
             if t is None or (group == "_buffers" and name in skip):
                 continue
             if not isinstance(t, torch.Tensor):
                 raise StyleFaceError(f"network pickle entry {prefix}{name} is not a tensor")
             out[prefix + name] = t
-    for name, child in (state.get("_modules") or {}).items():
+    for name, child in table("_modules").items():
         if child is not None:
             out.update(record_state_dict(child, f"{prefix}{name}."))
     return out
