@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from styleface.camera import PinholeCamera
 from styleface.facemodel.procedural import demo_face_model
 from styleface.geometry import euler_rotation, face_shape, rigid_transform, sh_shade, vertex_normals
+from styleface.uvbake import triangle_pixels
 
 
 def numpy_render(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray, camera: PinholeCamera) -> np.ndarray:
@@ -28,15 +29,7 @@ def numpy_render(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray, ca
     p = camera.project(torch.from_numpy(vertices)).numpy().astype(np.float64) - 0.5   # pixel-centre frame
     depth = camera.view_depth(torch.from_numpy(vertices)).numpy().astype(np.float64)
     x, y, z = p[faces, 0], p[faces, 1], depth[faces]
-    x0 = np.clip(np.ceil(x.min(1)), 0, size).astype(np.int64)
-    x1 = np.clip(np.floor(x.max(1)), -1, size - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(y.min(1)), 0, size).astype(np.int64)
-    y1 = np.clip(np.floor(y.max(1)), -1, size - 1).astype(np.int64)
-    w, h = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
-    n = w * h
-    t = np.repeat(np.arange(len(faces)), n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    cx, cy = x0[t] + k % np.maximum(w[t], 1), y0[t] + k // np.maximum(w[t], 1)
+    t, cx, cy = triangle_pixels(x, y, size)
     ax, ay, bx, by, qx, qy = x[t, 0], y[t, 0], x[t, 1], y[t, 1], x[t, 2], y[t, 2]
     area = (bx - ax) * (qy - ay) - (by - ay) * (qx - ax)
     ok = np.abs(area) > 1e-12

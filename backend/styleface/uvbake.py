@@ -14,6 +14,24 @@ def texel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(c, 1.0 - c)
 
 
+def triangle_pixels(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every integer pixel centre inside each triangle's bounding box, clipped to the image.
+
+    ``x``, ``y`` (T, 3) are continuous pixel coordinates (centre of pixel c at c). Returns flat arrays
+    (triangle index, column, row): the candidates an edge test then accepts or rejects.
+    """
+    x0 = np.clip(np.ceil(x.min(1)), 0, size).astype(np.int64)
+    x1 = np.clip(np.floor(x.max(1)), -1, size - 1).astype(np.int64)
+    y0 = np.clip(np.ceil(y.min(1)), 0, size).astype(np.int64)
+    y1 = np.clip(np.floor(y.max(1)), -1, size - 1).astype(np.int64)
+    w, h = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
+    n = w * h
+    t = np.repeat(np.arange(len(x)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    wt = np.maximum(w[t], 1)
+    return t, x0[t] + k % wt, y0[t] + k // wt
+
+
 def rasterize_uv(uvs: np.ndarray, triangles: np.ndarray, size: int,
                  chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Which triangle covers each texel centre, and the barycentrics there.
@@ -28,16 +46,7 @@ def rasterize_uv(uvs: np.ndarray, triangles: np.ndarray, size: int,
     for s in range(0, len(triangles), chunk):
         tri = triangles[s:s + chunk]
         x, y = px[tri], py[tri]                                   # (T, 3)
-        x0 = np.clip(np.floor(x.min(1)), 0, size - 1).astype(np.int64)
-        x1 = np.clip(np.ceil(x.max(1)), 0, size - 1).astype(np.int64)
-        y0 = np.clip(np.floor(y.min(1)), 0, size - 1).astype(np.int64)
-        y1 = np.clip(np.ceil(y.max(1)), 0, size - 1).astype(np.int64)
-        w, h = x1 - x0 + 1, y1 - y0 + 1
-        n = w * h
-        t = np.repeat(np.arange(len(tri)), n)
-        k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        cx = x0[t] + k % w[t]
-        cy = y0[t] + k // w[t]
+        t, cx, cy = triangle_pixels(x, y, size)
         ax, ay, bx, by, qx, qy = x[t, 0], y[t, 0], x[t, 1], y[t, 1], x[t, 2], y[t, 2]
         area = (bx - ax) * (qy - ay) - (by - ay) * (qx - ax)
         ok = np.abs(area) > 1e-12

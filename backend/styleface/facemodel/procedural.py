@@ -18,6 +18,7 @@ from .model import FaceModel
 from .procedural_basis import build_bases
 from .procedural_mesh import HeadMesh, build_head_mesh
 from .procedural_regions import landmark_ids, mean_albedo, soft_regions
+from ..uvbake import triangle_pixels
 
 MODEL_NAME = "styleface-demo-head"
 MODEL_VERSION = 1
@@ -39,15 +40,7 @@ def rasterize_uv_coverage(uvs: np.ndarray, triangles: np.ndarray, size: int) -> 
     px = uvs[:, 0].astype(np.float64) * size - 0.5
     py = (1.0 - uvs[:, 1].astype(np.float64)) * size - 0.5
     x, y = px[triangles], py[triangles]
-    x0 = np.clip(np.ceil(x.min(1)), 0, size).astype(np.int64)
-    x1 = np.clip(np.floor(x.max(1)), -1, size - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(y.min(1)), 0, size).astype(np.int64)
-    y1 = np.clip(np.floor(y.max(1)), -1, size - 1).astype(np.int64)
-    w, h = np.maximum(x1 - x0 + 1, 0), np.maximum(y1 - y0 + 1, 0)
-    n = w * h
-    t = np.repeat(np.arange(len(triangles)), n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    cx, cy = x0[t] + k % np.maximum(w[t], 1), y0[t] + k // np.maximum(w[t], 1)
+    t, cx, cy = triangle_pixels(x, y, size)
     ax, ay, bx, by, qx, qy = x[t, 0], y[t, 0], x[t, 1], y[t, 1], x[t, 2], y[t, 2]
     e0 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
     e1 = (qx - bx) * (cy - by) - (qy - by) * (cx - bx)
