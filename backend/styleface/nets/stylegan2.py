@@ -4,6 +4,10 @@ Pure PyTorch (no compiled ops), so the same code runs on CPU and CUDA. With defa
 modules are rosinality's exact networks (135 generator keys and 50 discriminator keys at 256 px,
 channel multiplier 2); smaller ``style_dim`` / ``n_mlp`` / channel tables give the tiny demo models.
 The configuration of a checkpoint is read from its tensor shapes (``*_kwargs_from_state_dict``).
+
+CPU and CUDA run the same operations; seeded noise is drawn on the CPU generator's device and moved,
+so outputs agree to float32 rounding (on Ampere or newer GPUs turn off TF32,
+``torch.backends.cudnn.allow_tf32 = False``, for agreement beyond about 1e-3).
 """
 from __future__ import annotations
 
