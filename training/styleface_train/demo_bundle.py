@@ -52,10 +52,19 @@ def _sample_w(standin: StandInGenerator, batch: int, gen: torch.Generator) -> to
     return w.unsqueeze(1).expand(-1, standin.n_latent, -1).contiguous()
 
 
-def _adam(params, lr: float, steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+def _fit(params, lr: float, steps: int, step_loss: Callable[[], tuple[torch.Tensor, str]],
+         log_every: int, log: Callable[[str], None], label: str) -> None:
+    """Adam with cosine decay to 5% of ``lr``; ``step_loss`` draws a batch and returns (loss, log text)."""
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=lr * 0.05)
-    return opt, sched
+    for step in range(steps):
+        loss, text = step_loss()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == steps - 1:
+            log(f"{label} {step:5d} {text}")
 
 
 def build_demo_bundle(out: Path, *, uv_size: int = 64, style_dim: int = 128, f3d_steps: int = 1500,
@@ -72,18 +81,14 @@ def build_demo_bundle(out: Path, *, uv_size: int = 64, style_dim: int = 128, f3d
     report: dict[str, float] = {}
 
     f3d = F3D(n_latent, style_dim, model.layout, hidden=(512, 256, 128))
-    opt, sched = _adam(f3d.parameters(), 1e-3, f3d_steps)
-    for step in range(f3d_steps):
+    def f3d_loss() -> tuple[torch.Tensor, str]:
         with torch.no_grad():
             w = _sample_w(standin, batch * 4, gen)
             target = standin.coefficients(w)
         loss = (f3d(w) - target).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 250 == 0 or step == f3d_steps - 1:
-            log(f"f3d {step:5d} L1 {loss.item():.4f}")
+        return loss, f"L1 {loss.item():.4f}"
+
+    _fit(f3d.parameters(), 1e-3, f3d_steps, f3d_loss, 250, log, "f3d")
     f3d.eval().requires_grad_(False)
     with torch.no_grad():
         w = _sample_w(standin, 2000, gen)
@@ -109,18 +114,14 @@ def build_demo_bundle(out: Path, *, uv_size: int = 64, style_dim: int = 128, f3d
 
     sym = YawSymmetry(n_latent, style_dim, hidden=(256, 64))
     sym.set_direction(direction)
-    opt, sched = _adam(sym.fyaw.parameters(), 1e-3, fyaw_steps)
-    for step in range(fyaw_steps):
+    def fyaw_loss() -> tuple[torch.Tensor, str]:
         with torch.no_grad():
             w = _sample_w(standin, batch * 4, gen)
             yaw0 = standin.coefficients(w)[:, yi]
         loss = (f3d(sym(w))[:, yi] + yaw0).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 200 == 0 or step == fyaw_steps - 1:
-            log(f"fyaw {step:5d} |yaw_sym + yaw| {loss.item() * 180 / math.pi:.2f} deg")
+        return loss, f"|yaw_sym + yaw| {loss.item() * 180 / math.pi:.2f} deg"
+
+    _fit(sym.fyaw.parameters(), 1e-3, fyaw_steps, fyaw_loss, 200, log, "fyaw")
     sym.eval().requires_grad_(False)
     with torch.no_grad():
         w = _sample_w(standin, 2000, gen)
@@ -130,21 +131,17 @@ def build_demo_bundle(out: Path, *, uv_size: int = 64, style_dim: int = 128, f3d
 
     uvgen = UVGenerator(uv_size, style_dim=style_dim, n_mlp=1, channel_max=48,
                         channels={uv_size: 24, uv_size // 2: 32})
-    opt, sched = _adam([p for n, p in uvgen.named_parameters() if not n.startswith("style.")], 2e-3, uv_steps)
-    for step in range(uv_steps):
+    def uv_loss() -> tuple[torch.Tensor, str]:
         with torch.no_grad():
             w = _sample_w(standin, batch, gen)
             diffuse, disp = standin.maps(w)
         d, p = uvgen(w, noise="const")
         loss_d = (d - diffuse).abs().mean()
         loss_p = (p - disp).abs().mean()
-        loss = loss_d + 2.0 * loss_p
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == uv_steps - 1:
-            log(f"uvgen {step:5d} L1 diffuse {loss_d.item():.4f} displacement {loss_p.item():.4f}")
+        return loss_d + 2.0 * loss_p, f"L1 diffuse {loss_d.item():.4f} displacement {loss_p.item():.4f}"
+
+    _fit([p for n, p in uvgen.named_parameters() if not n.startswith("style.")], 2e-3, uv_steps, uv_loss, 100,
+         log, "uvgen")
     uvgen.eval().requires_grad_(False)
     with torch.no_grad():
         w = _sample_w(standin, 64, gen)
