@@ -22,31 +22,19 @@ if __package__ in (None, ""):  # run as a script (blender --python batch.py): ma
 
 import bpy  # noqa: E402
 
-from . import api, backend  # noqa: E402
+from . import api, backend, vendor  # noqa: E402
 from .build import BuildOptions, remove_face  # noqa: E402
 from .lighting import ensure_default_lighting, match_lighting  # noqa: E402
 
-MAX_SEED = 2**32 - 1
-
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' -> [0, 1, 2, 3, 7] (order kept, duplicates dropped)."""
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        try:
-            a, b = int(lo), int(hi) if sep else int(lo)
-        except ValueError:
-            raise ValueError(f"bad seed list '{text}': use numbers and ranges like 0-99,120") from None
-        if a < 0 or b < a or b > MAX_SEED:
-            raise ValueError(f"bad seed range '{part}'")
-        seeds.extend(range(a, b + 1))
-    if not seeds:
-        raise ValueError(f"bad seed list '{text}': no seeds")
-    return list(dict.fromkeys(seeds))
+    """'0-3,7' -> [0, 1, 2, 3, 7] (order kept, duplicates dropped): the backend's parser, vendored."""
+    seeds = vendor.backend_module("seeds")
+    errors = vendor.backend_module("errors")
+    try:
+        return seeds.parse_seeds(text)
+    except errors.StyleFaceError as e:
+        raise ValueError(str(e)) from None
 
 
 def parse_expression(text: str | None) -> dict[str, float] | None:

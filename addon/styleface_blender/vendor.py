@@ -58,10 +58,15 @@ def _load_package() -> ModuleType:
     return pkg
 
 
+def backend_module(name: str) -> ModuleType:
+    """A torch-free module of the vendored backend, e.g. ``client`` or ``seeds``."""
+    _load_package()
+    return importlib.import_module(f"{_PRIVATE}.{name}")
+
+
 def client_module() -> ModuleType:
     """The vendored ``styleface.client`` (WorkerClient, WorkerError, ...)."""
-    _load_package()
-    return importlib.import_module(_PRIVATE + ".client")
+    return backend_module("client")
 
 
 def unload() -> None:
