@@ -4,7 +4,9 @@
 pinhole view), 256 x 256 diffuse and displacement maps that require grad (as in UV-generator
 training; ``--coeff-grad`` adds the coefficients, as in 3DMM fitting), random coefficients with an
 80/64/80 basis, and SH lighting. Prints ms per image for batch 1 and 8, vertex mode
-(StyleFaceUV) and UV mode. Usage: python benchmarks/render_cpu.py [--threads N] [--repeats R]
+(StyleFaceUV) and UV mode: the forward time and the forward + backward time, best and median over the
+repeats. The machine may be shared: run it several times and compare runs made in the same conditions.
+Usage: python benchmarks/render_cpu.py [--threads N] [--repeats R] [--modes uv,vertex] [--batches 1,8]
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ def main() -> None:
     ap.add_argument("--coeff-grad", action="store_true",
                     help="coefficients require grad too (3DMM fitting); default: only the UV maps do "
                          "(UV-generator training)")
+    ap.add_argument("--modes", default="uv,vertex", help="comma-separated render modes")
+    ap.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -57,8 +61,8 @@ def main() -> None:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; grad to maps"
           f"{' and coefficients' if args.coeff_grad else ''}")
     print(f"{'mode':<8}{'batch':>6}{'fwd ms/img':>12}{'fwd+bwd ms/img (best)':>24}{'(median)':>10}")
-    for mode in ("uv", "vertex"):
-        for batch in (1, 8):
+    for mode in args.modes.split(","):
+        for batch in (int(b) for b in args.batches.split(",")):
             f, best, med = bench(renderer, batch, mode, args.repeats, args.coeff_grad)
             print(f"{mode:<8}{batch:>6}{f:>12.1f}{best:>24.1f}{med:>10.1f}")
 

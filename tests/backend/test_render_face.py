@@ -194,3 +194,50 @@ def test_sparse_uv_sampler_equals_grid_sample(padding):
     w = torch.randn_like(ref)
     torch.testing.assert_close(torch.autograd.grad((out * w).sum(), maps)[0],
                                torch.autograd.grad((ref * w).sum(), maps)[0])
+
+
+def test_fused_pixel_shading_matches_the_autograd_composition():
+    """shade_normals (normalise + SH + albedo with a closed-form backward) against normalising and
+    shade_points with plain autograd, including an empty batch element and a near-zero normal (where the
+    length clamp holds)."""
+    from styleface.render.shading import shade_normals, shade_points
+
+    g = torch.Generator().manual_seed(4)
+    counts = [9, 0, 6, 11]
+    m = sum(counts)
+    albedo = torch.rand(3, m, generator=g, dtype=torch.float64).requires_grad_()
+    normals = torch.randn(3, m, generator=g, dtype=torch.float64)
+    normals[:, 3] = torch.tensor([3e-13, -2e-13, 5e-13])
+    normals.requires_grad_()
+    gamma = (0.3 * torch.randn(4, 27, generator=g, dtype=torch.float64)).requires_grad_()
+    unit = lambda n: n / (n * n).sum(0, keepdim=True).clamp(min=1e-24).sqrt()  # noqa: E731
+    fused = shade_normals(albedo, normals, gamma, counts)
+    ref = shade_points(albedo, unit(normals), gamma, counts)
+    torch.testing.assert_close(fused, ref)
+    w = torch.randn(3, m, generator=g, dtype=torch.float64)
+    inputs = (albedo, normals, gamma)
+    for a, b in zip(torch.autograd.grad((fused * w).sum(), inputs), torch.autograd.grad((ref * w).sum(), inputs)):
+        torch.testing.assert_close(a, b)
+    nonzero = normals.detach().clone()
+    nonzero[:, 3] = 1.0
+    assert torch.autograd.gradcheck(lambda a, n, gm: shade_normals(a, n, gm, counts),
+                                    (albedo, nonzero.requires_grad_(), gamma))
+    assert shade_normals(albedo, normals, None, counts) is albedo
+    (g_normals,) = torch.autograd.grad(shade_normals(albedo, normals, gamma, counts).sum(), normals,
+                                       create_graph=True)
+    with pytest.raises(RuntimeError):  # once differentiable: no second derivatives
+        g_normals.sum().backward()
+
+
+def test_learnable_background_gets_the_uncovered_pixels_gradient():
+    from styleface.render.fragments import Hits
+    from styleface.render.interpolate import scatter_image
+
+    background = torch.tensor([0.1, 0.2, 0.3], requires_grad=True)
+    values = torch.rand(3, 4, requires_grad=True)
+    hits = Hits(torch.tensor([0, 5, 9, 20]), torch.zeros(4, dtype=torch.long), torch.zeros(4, 3), torch.zeros(4))
+    img = scatter_image(hits, values, 2, (3, 4), 1, background, channels_first=True)
+    assert torch.equal(img[0, :, 1, 1], values[:, 1]) and torch.equal(img[0, :, 0, 1], background)
+    img.sum().backward()
+    assert background.grad.tolist() == [20.0, 20.0, 20.0]  # 2 * 3 * 4 pixels, 4 covered
+    assert (values.grad == 1).all()

@@ -203,3 +203,83 @@ def test_renders_use_the_front_layer_when_peeling():
                                           settings=RasterizationSettings(faces_per_pixel=2), return_fragments=True)
     torch.testing.assert_close(one, two)
     assert torch.equal(m1, m2) and (frags.pix_to_face[..., 1] >= 0).sum() > 100
+
+
+def test_closed_form_barycentric_backward_matches_autograd():
+    from styleface.render.barycentric import _Barycentrics, pixel_barycentrics
+
+    g = torch.Generator().manual_seed(3)
+    m = 40
+    xy = torch.rand(2, 3, m, generator=g, dtype=torch.float64) * 8
+    depth = 1 + torch.rand(1, 3, m, generator=g, dtype=torch.float64)
+    lam = torch.rand(3, m, generator=g, dtype=torch.float64) * 1.2 - 0.1  # a few pixels just outside
+    lam = lam / lam.sum(0)
+    px, py = (lam * xy[0]).sum(0), (lam * xy[1]).sum(0)
+    w_bary, w_z = torch.randn(3, m, generator=g, dtype=torch.float64), torch.randn(m, generator=g, dtype=torch.float64)
+    for perspective in (True, False):
+        corners = torch.cat([xy, 1 / depth if perspective else depth]).requires_grad_()
+        fused = _Barycentrics.apply(corners, px, py, perspective)
+        ref = pixel_barycentrics(corners, px, py, perspective)
+        torch.testing.assert_close(fused, ref)
+        grads = [torch.autograd.grad((b * w_bary).sum() + (z * w_z).sum(), corners)[0] for b, z in (fused, ref)]
+        torch.testing.assert_close(grads[0], grads[1])
+        assert torch.autograd.gradcheck(lambda c: _Barycentrics.apply(c, px, py, perspective), (corners,))
+
+
+def test_box_shape_grids_match_the_general_enumeration(monkeypatch):
+    """Mid-size triangles (boxes up to SMALL_BOX pixels a side) are tested in groups of one box shape;
+    the general repeat_interleave path must give the same faces, for any split between the two, also
+    with tiny chunks and depth peeling."""
+    from styleface.render import frontface
+
+    v, f, _ = cap_mesh(n=30, half_width=1.1)
+    xy, depth = project_to_screen(PinholeCamera(160), v[None], (160, 160))
+    soup_xy, soup_depth, soup_faces = random_soup(300, 4, size=40)
+    centre = soup_xy.view(-1, 3, 2).mean(1, keepdim=True)
+    soup_xy = (centre + 0.25 * (soup_xy.view(-1, 3, 2) - centre)).view(-1, 2)  # overlapping small triangles
+    cases = [(xy, depth, f, (160, 160)), (soup_xy[None], soup_depth[None], soup_faces, (40, 40))]
+    for xy_, depth_, faces, size in cases:
+        s = frontface._FaceSetup(xy_, depth_, faces[None], size, 0.0, float("inf"), True, False)
+        fids = torch.nonzero(s.valid & (s.n_box > 1)).squeeze(1)
+        for k, chunk in ((1, 1 << 22), (2, 1 << 22), (2, 7)):
+            kwargs = dict(faces_per_pixel=k, znear=1e-3, max_candidates=chunk)
+            results = []
+            for small_box, min_grid in ((0, 1), (frontface.SMALL_BOX, 1), (frontface.SMALL_BOX, 60)):
+                with monkeypatch.context() as mp:
+                    mp.setattr(frontface, "SMALL_BOX", small_box)
+                    mp.setattr(frontface, "MIN_GRID_CANDIDATES", min_grid)
+                    grid_fids, groups, rest = frontface._box_shape_groups(s, fids)
+                    n_grid = sum(stop - start for _, _, start, stop in groups)
+                    assert n_grid + rest.numel() == fids.numel()
+                    assert (n_grid == 0) == (small_box == 0) and (min_grid == 1 or rest.numel() > 0)
+                    results.append(frontface.front_faces(xy_, depth_, faces[None], size, **kwargs))
+            assert torch.equal(results[0], results[1]) and torch.equal(results[0], results[2])
+            assert (results[0][..., 0] >= 0).sum() > 200
+
+
+def test_faces_entirely_beyond_zfar_are_culled():
+    cam = PinholeCamera(32)  # camera at z = 10, zfar = 50
+    tri = torch.tensor([[-2.0, -2.0, 0.0], [2.0, -2.0, 0.0], [0.0, 2.0, 0.0]])
+    far = tri + torch.tensor([0.0, 0.0, -45.0])  # view depth 55
+    faces = torch.tensor([[0, 1, 2]])
+    assert (rasterize(far[None], faces, cam).pix_to_face < 0).all()
+    straddling = far.clone()
+    straddling[2, 2] = -30.0  # one corner at depth 40
+    assert (rasterize(straddling[None], faces, cam).pix_to_face >= 0).any()
+
+
+def test_interpolation_reuses_the_rasteriser_corner_ids():
+    from styleface.render.fragments import Hits
+    from styleface.render.interpolate import interpolate_vertex_attributes
+
+    v, f, _ = cap_mesh(n=20)
+    verts = torch.stack([v, v.flip(0)])  # two batch elements, so the ids carry batch offsets
+    frags = rasterize(verts, f, PinholeCamera(48), RasterizationSettings(faces_per_pixel=2))
+    faces = f[None].expand(2, -1, -1)
+    attrs = torch.rand(2, v.shape[0], 4)
+    for k in (0, 1):
+        hits = frags.hits.layer(k, 2)
+        assert hits.vertex_ids is not None
+        bare = Hits(hits.index, hits.face, hits.bary, hits.zbuf)  # ids recomputed from the faces
+        torch.testing.assert_close(interpolate_vertex_attributes(hits, faces, attrs),
+                                   interpolate_vertex_attributes(bare, faces, attrs), rtol=0, atol=0)

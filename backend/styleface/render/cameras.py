@@ -153,10 +153,16 @@ def project_to_screen(camera: Camera, points: torch.Tensor, image_size: tuple[in
     if isinstance(camera, PinholeCamera):
         if h != w:
             raise StyleFaceError("the pinhole camera renders square images only")
-        xy = camera.project(points)
+        # camera.project's arithmetic, on unbound coordinates: one backward stack instead of four
+        # zero-filled (B, N, 3) gradients of x / y / z selections.
+        x, y, z = points.unbind(-1)
+        depth = camera.distance - z
+        u = camera.f * x / depth + camera.center
+        v = camera.f * y / depth + camera.center
+        xy = torch.stack([u, camera.image_size - v], dim=-1)
         if w != camera.image_size:
             xy = xy * (w / camera.image_size)
-        return xy, camera.view_depth(points)
+        return xy, depth
     if isinstance(camera, _NDCCamera):
         ndc, depth = camera.to_ndc(points)
         s = min(h, w) / 2.0

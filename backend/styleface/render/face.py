@@ -26,7 +26,7 @@ from .meshes import batch_counts, sample_uv_points
 from .normals import VertexNormals
 from .raster import rasterize
 from .settings import RasterizationSettings
-from .shading import shade_points, shade_vertices
+from .shading import shade_normals, shade_vertices
 from .textures import UVSampler
 
 MODES = ("vertex", "uv")
@@ -59,6 +59,12 @@ class FaceRender:
 def _layout_of(m: FaceModelTensors) -> CoeffLayout:
     n_tex = 0 if m.albedo_basis is None else m.albedo_basis.shape[2]
     return CoeffLayout(n_id=m.id_basis.shape[2], n_exp=m.exp_basis.shape[2], n_tex=n_tex)
+
+
+def _rows(per_vertex: torch.Tensor, batch: int) -> torch.Tensor:
+    """(1 or B, N, C) per-vertex values -> (C, B * N) channels-first rows, as interpolate_rows takes."""
+    n, c = per_vertex.shape[1:]
+    return per_vertex.expand(batch, -1, -1).permute(2, 0, 1).reshape(c, batch * n)
 
 
 def _check_map(name: str, t: torch.Tensor | None, batch: int, channels: tuple[int, ...]) -> None:
@@ -200,24 +206,15 @@ class FaceRenderer:
         dtype = geo.vertices.dtype
         counts = batch_counts(torch.div(hits.face, faces.shape[1], rounding_mode="floor"), b)
         if diffuse is None:
-            first = self._vertex_albedo(m, c, None, dtype).expand(b, -1, -1).permute(2, 0, 1).reshape(3, b * n_v)
+            albedo = interpolate_rows(hits, faces, _rows(self._vertex_albedo(m, c, None, dtype), b), n_v)
         else:
-            first = m.uvs.to(dtype).t().repeat(1, b)
-        rows = [first]
-        if gamma is not None:
-            rows.append(geo.normals.permute(2, 0, 1).reshape(3, b * n_v))
-        # One gather for every interpolated attribute: (albedo or uv) then normals, channels first.
-        interp = interpolate_rows(hits, faces, torch.cat(rows, 0), n_v)
-        if diffuse is None:
-            albedo, rest = interp[:3], interp[3:]
-        else:
-            albedo = sample_uv_points(diffuse.expand(b, -1, -1, -1), interp[:2], counts, self.padding_mode)
-            rest = interp[2:]
+            # The UVs are constants: interpolated on their own, they add no rows to the backward gathers.
+            uv = interpolate_rows(hits, faces, _rows(m.uvs.to(dtype).unsqueeze(0), b), n_v)
+            albedo = sample_uv_points(diffuse.expand(b, -1, -1, -1), uv, counts, self.padding_mode)
         if gamma is None:
             return albedo
-        # Row-wise norm: torch.norm over the leading dim of a (3, M) tensor is slow on CPU.
-        n = rest / (rest[0] * rest[0] + rest[1] * rest[1] + rest[2] * rest[2]).clamp(min=1e-24).sqrt()
-        return shade_points(albedo, n, gamma, counts)
+        normals = interpolate_rows(hits, faces, _rows(geo.normals, b), n_v)  # not unit length
+        return shade_normals(albedo, normals, gamma, counts)
 
     def _vertex_albedo(self, m: FaceModelTensors, c: Coeffs, diffuse: torch.Tensor | None,
                        dtype: torch.dtype) -> torch.Tensor:

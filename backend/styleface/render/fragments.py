@@ -12,23 +12,28 @@ class Hits:
 
     ``index`` is the flat index into (N*H*W*K); ``face`` the packed face id; ``bary`` (M, 3) the
     perspective-correct barycentrics (differentiable); ``zbuf`` (M,) view depth. Shading only the
-    covered pixels is what keeps the pure-PyTorch renderer fast.
+    covered pixels is what keeps the pure-PyTorch renderer fast. ``vertex_ids`` (3, M), when the
+    rasteriser sets it, holds each hit's corners as rows of the flattened (B * ``n_vertices``) vertex
+    arrays, so that interpolation does not recompute them.
     """
 
     index: torch.Tensor
     face: torch.Tensor
     bary: torch.Tensor
     zbuf: torch.Tensor
+    vertex_ids: torch.Tensor | None = None
+    n_vertices: int = 0
 
     def layer(self, k: int, faces_per_pixel: int) -> "Hits":
         """Only the hits of layer ``k`` (0 = front)."""
         if faces_per_pixel == 1:
             return self
         keep = torch.nonzero((self.index % faces_per_pixel) == k).squeeze(1)
-        return Hits(self.index[keep], self.face[keep], self.bary[keep], self.zbuf[keep])
+        ids = None if self.vertex_ids is None else self.vertex_ids[:, keep]
+        return Hits(self.index[keep], self.face[keep], self.bary[keep], self.zbuf[keep], ids, self.n_vertices)
 
     def detach(self) -> "Hits":
-        return Hits(self.index, self.face, self.bary.detach(), self.zbuf.detach())
+        return Hits(self.index, self.face, self.bary.detach(), self.zbuf.detach(), self.vertex_ids, self.n_vertices)
 
 
 class Fragments:

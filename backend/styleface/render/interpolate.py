@@ -29,19 +29,25 @@ def shared_faces(faces: torch.Tensor) -> torch.Tensor | None:
 
 
 def corner_ids(faces: torch.Tensor, packed_face: torch.Tensor, n_vertices: int) -> torch.Tensor:
-    """(3, M) row indices into (B * V) flattened per-vertex arrays of the corners of packed faces."""
+    """(3, M) row indices into (B * V) flattened per-vertex arrays of the corners of packed faces
+    (contiguous, so that the flattened (3 * M,) index used by the gathers is a view)."""
     f = faces.shape[1]
     bi = torch.div(packed_face, f, rounding_mode="floor")
     one = shared_faces(faces)
-    if one is not None:
-        corners = one.index_select(0, packed_face - bi * f)
-    else:
-        corners = faces.reshape(-1, 3).index_select(0, packed_face)
-    return (corners + (bi * n_vertices).unsqueeze(1)).t()
+    table, face = (one, packed_face - bi * f) if one is not None else (faces.reshape(-1, 3), packed_face)
+    # One 1-D gather per corner, straight into its row: cheaper on CPU than gathering (M, 3) rows and
+    # transposing them.
+    ids = packed_face.new_empty(3, packed_face.shape[0])
+    for corner, out in zip(table.long().t(), ids):
+        torch.index_select(corner, 0, face, out=out)
+    return ids.add_(bi * n_vertices)
 
 
 def hit_vertex_ids(hits: Hits, faces: torch.Tensor, n_vertices: int) -> torch.Tensor:
-    """(3, M) row indices into (B * V) flattened per-vertex arrays of each hit's face corners."""
+    """(3, M) row indices into (B * V) flattened per-vertex arrays of each hit's face corners
+    (``faces`` as rasterised; the rasteriser's ids are reused when it computed them)."""
+    if hits.vertex_ids is not None and hits.n_vertices == n_vertices:
+        return hits.vertex_ids
     return corner_ids(faces, hits.face, n_vertices)
 
 
@@ -67,12 +73,11 @@ def interpolate_rows(hits: Hits, faces: torch.Tensor, rows: torch.Tensor, n_vert
     """Channels-first per-vertex rows (D, B * V) at each hit -> (D, M)."""
     d = rows.shape[0]
     gid = hit_vertex_ids(hits, faces, n_vertices).reshape(-1)
-    vals = rows.index_select(1, gid).view(d, 3, -1)
-    bary = hits.bary.t()
-    # Explicit corner sum: broadcasting (D, 3, M) * (1, 3, M) is several times slower on CPU.
-    out = vals[:, 0] * bary[0]
-    out = out + vals[:, 1] * bary[1]
-    return out + vals[:, 2] * bary[2]
+    v0, v1, v2 = rows.index_select(1, gid).view(d, 3, -1).unbind(1)
+    b0, b1, b2 = hits.bary.t().unbind(0)
+    # Explicit corner sum: broadcasting (D, 3, M) * (1, 3, M) is several times slower on CPU. unbind, not
+    # indexing: its backward is one stack, where each select's backward zero-fills a full-size tensor.
+    return v0 * b0 + v1 * b1 + v2 * b2
 
 
 def scatter_image(hits: Hits, values: torch.Tensor, batch: int, image_size: tuple[int, int],
@@ -99,5 +104,5 @@ def scatter_image(hits: Hits, values: torch.Tensor, batch: int, image_size: tupl
     bi = torch.div(index, hw, rounding_mode="floor")
     pix = index - bi * hw
     chan = torch.arange(c, device=index.device).unsqueeze(1)
-    out = out.index_put((bi.unsqueeze(0), chan, pix.unsqueeze(0)), values)
+    out.index_put_((bi.unsqueeze(0), chan, pix.unsqueeze(0)), values)  # in place: the copy above is fresh
     return out.view(batch, c, h, w)

@@ -9,7 +9,6 @@ from .fragments import Fragments
 from .interpolate import interpolate_channels_first, scatter_image
 from .raster import batch_faces, rasterize
 from .settings import RasterizationSettings
-from .textures import uv_to_grid
 
 
 def _front(fragments: Fragments):
@@ -71,8 +70,11 @@ def sample_uv_points(maps: torch.Tensor, uv: torch.Tensor, counts: list[int],
                      padding_mode: str = "border") -> torch.Tensor:
     """Sample (B, C, H, W) maps at ragged points uv (2, M) (channels first) sorted by batch,
     ``counts[b]`` of element b -> (C, M); one grid_sample call per element."""
-    grid = uv_to_grid(uv.t().to(maps.dtype))  # (M, 2)
-    parts = torch.split(grid, counts)
-    out = [F.grid_sample(maps[i:i + 1], p.view(1, 1, -1, 2), mode="bilinear", padding_mode=padding_mode,
-                         align_corners=False)[0, :, 0] for i, p in enumerate(parts)]
+    # uv_to_grid's arithmetic on unbound rows. Here and below: unbind, split and view rather than indexing
+    # or slicing, whose backward would zero-fill a full-size gradient per selection.
+    u, v = uv.to(maps.dtype).unbind(0)
+    grid = torch.stack([2.0 * u - 1.0, 1.0 - 2.0 * v], dim=-1)  # (M, 2)
+    c = maps.shape[1]
+    out = [F.grid_sample(m.unsqueeze(0), p.view(1, 1, -1, 2), mode="bilinear", padding_mode=padding_mode,
+                         align_corners=False).view(c, -1) for m, p in zip(maps.unbind(0), torch.split(grid, counts))]
     return torch.cat(out, 1)

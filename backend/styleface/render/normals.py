@@ -72,8 +72,13 @@ class VertexNormals:
         b, n, _ = vertices.shape
         dmat, dmat_t, amat, amat_t = self._operators(vertices.device, vertices.dtype)
         f = self.triangles.shape[0]
-        v = vertices.permute(1, 0, 2).reshape(n, b * 3)
-        edges = SparseMM.apply(dmat, dmat_t, v).view(2, f, b, 3)
-        fn = _cross(edges[0], edges[1]).reshape(f, b * 3)
-        vn = SparseMM.apply(amat, amat_t, fn).view(n, b, 3).permute(1, 0, 2)
-        return torch.nn.functional.normalize(vn, dim=-1, eps=1e-12)
+        # Columns ordered (xyz, batch): each coordinate of the cross product is then a (F, B) block with
+        # contiguous rows, not a stride-3 column, which halves the cost of the cross product and its backward.
+        v = vertices.permute(1, 2, 0).reshape(n, 3 * b)
+        edges = SparseMM.apply(dmat, dmat_t, v).view(2, f, 3, b)
+        (ax, ay, az), (cx, cy, cz) = (e.unbind(1) for e in edges.unbind(0))
+        fn = torch.stack([ay * cz - az * cy, az * cx - ax * cz, ax * cy - ay * cx], dim=1).view(f, 3 * b)
+        vn = SparseMM.apply(amat, amat_t, fn).view(n, 3, b)
+        # F.normalize's eps, with one rsqrt: its backward is cheaper than that of norm and division.
+        inv_norm = (vn * vn).sum(1, keepdim=True).clamp(min=1e-24).rsqrt()
+        return (vn * inv_norm).permute(2, 0, 1)
