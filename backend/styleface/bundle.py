@@ -273,6 +273,7 @@ def write_bundle(out_dir: str | os.PathLike[str], manifest: BundleManifest, netw
         man.setdefault("provenance", {})["files_sha256_16"] = checksums
         (tmp / MANIFEST).write_text(json.dumps(man, indent=2) + "\n", encoding="utf-8")
         BundleManifest.from_json(man, str(tmp / MANIFEST))
+        _apply_umask(tmp)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -280,6 +281,15 @@ def write_bundle(out_dir: str | os.PathLike[str], manifest: BundleManifest, netw
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _apply_umask(folder: Path) -> None:
+    """Give a mkdtemp folder (0700) and its files the modes a plain mkdir/open would have."""
+    mask = os.umask(0)
+    os.umask(mask)
+    folder.chmod(0o777 & ~mask)
+    for f in folder.rglob("*"):
+        f.chmod((0o777 if f.is_dir() else 0o666) & ~mask)
 
 
 def zip_bundle(bundle_dir: str | os.PathLike[str], zip_path: str | os.PathLike[str]) -> Path:

@@ -36,6 +36,17 @@ def test_bundle_roundtrip_and_generation(bundle_dir, tiny_model):
     assert not np.allclose(faces[0].diffuse, faces[1].diffuse)
 
 
+def test_written_bundle_has_umask_modes(bundle_dir):
+    """A bundle is built in a 0700 mkdtemp folder; once in place it must be readable like any file."""
+    import os
+    import stat
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(bundle_dir.stat().st_mode) == 0o777 & ~mask
+    for f in bundle_dir.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~mask, f.name
+
+
 def test_seed_z_is_stable():
     a = seed_to_z(42, 8)
     torch.manual_seed(0)

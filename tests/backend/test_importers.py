@@ -6,7 +6,7 @@ import pytest
 import scipy.io
 import torch
 
-from conftest import tiny_face_model
+from tinyface import tiny_face_model
 from styleface.cli import main
 from styleface.errors import StyleFaceError
 from styleface.nets.f3d import F3D

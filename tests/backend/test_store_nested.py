@@ -1,7 +1,7 @@
 """Face-model .npz store keeps arrays nested in metadata dicts (the demo model's region masks)."""
 import numpy as np
 
-from conftest import tiny_face_model
+from tinyface import tiny_face_model
 from styleface.facemodel import load_face_model_npz, save_face_model
 
 

@@ -2,6 +2,7 @@
 operators in background mode, regenerate, and the real demo generator when the backend has torch."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -13,7 +14,7 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="needs Blender as a Python module (pip install bpy)")
 
 import blender_fakes  # noqa: E402
-from conftest import backend_has_demo_generator  # noqa: E402
+from conftest import REPO, backend_has_demo_generator  # noqa: E402
 from styleface_blender import api, backend, build  # noqa: E402
 from styleface_blender.build import image_to_array  # noqa: E402
 from styleface_blender.facedata import FaceData  # noqa: E402
@@ -206,7 +207,12 @@ def test_real_demo_generator(bpy_clean, worker_env, monkeypatch):
     assert_whole_face(obj)
     arrays, meta = received[0].to_arrays()
     assert_matches_arrays(obj, arrays)
-    assert meta["provenance"].get("generator") == "procedural"
+    # the default is $STYLEFACE_BUNDLE, else the embedded demo bundle when shipped, else the procedural head
+    manifest = REPO / "backend" / "styleface" / "data" / "demo_bundle" / "bundle.json"
+    if manifest.is_file() and not os.environ.get("STYLEFACE_BUNDLE"):
+        assert meta["provenance"].get("bundle") == json.loads(manifest.read_text())["id"]
+    elif not os.environ.get("STYLEFACE_BUNDLE"):
+        assert meta["provenance"].get("generator") == "procedural"
     # the detail in Blender is the backend's own displaced_vertices(), converted to metres
     import importlib
     from styleface_blender import vendor

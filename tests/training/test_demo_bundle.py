@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from styleface.pipeline import Pipeline
-from styleface_train.demo_bundle import build_demo_bundle, standin_mapping
+from styleface_train.demo_bundle import UVFit, build_demo_bundle, main, standin_mapping, uv_texel_weights
 from styleface_train.standin import StandInConfig, StandInGenerator
 
 
@@ -20,13 +21,34 @@ def test_mapping_copy_is_exact():
 
 
 def test_tiny_build_loads_and_generates(tmp_path):
-    out = build_demo_bundle(tmp_path / "demo", uv_size=16, style_dim=16, f3d_steps=150, uv_steps=5, fyaw_steps=60,
-                            batch=8, svm_samples=1000, log=lambda s: None)
+    uv = UVFit(size=16, channels=((16, 8), (8, 8)), channel_max=8, steps=5, batch=4, warmup=2)
+    out = build_demo_bundle(tmp_path / "demo", uv=uv, style_dim=16, f3d_steps=150, fyaw_steps=60,
+                            batch=8, svm_samples=1000, log=lambda s: None, command="tiny")
     man = json.loads((out / "bundle.json").read_text())
     metrics = man["provenance"]["metrics"]
     assert metrics["f3d_val_l1"] < metrics["f3d_mean_baseline_l1"]  # F3D learned something
     assert metrics["svm_train_accuracy"] > 0.9
+    for k in ("diffuse", "displacement"):
+        assert 0 < metrics[f"uv_mean_baseline_l1_{k}"] < 1 and 0 < metrics[f"uv_val_l1_{k}"] < 2
+    assert man["provenance"]["command"] == "tiny" and man["provenance"]["uv_fit"]["channels"] == {"16": 8, "8": 8}
     pipe = Pipeline.load(out, device="cpu")
     face = pipe.generate_one(3)
     assert face.vertices.shape == (pipe.model.n_vertices, 3) and face.diffuse.shape == (3, 16, 16)
     np.testing.assert_allclose(pipe.generate_one(3).diffuse, face.diffuse, atol=1e-6)
+    # The noise maps were trained from zero and saved: the bundle does not hold the random buffers.
+    uvgen = pipe.bundle.networks["uvgen"]
+    assert float(getattr(uvgen.noises, f"noise_{uvgen.num_layers - 1}").abs().max()) < 0.5
+
+
+def test_texel_weights_favour_features_and_used_texels():
+    s = StandInGenerator(StandInConfig(style_dim=16, n_latent=6, image_size=32, texture_size=32))
+    w = uv_texel_weights(s, 32, feature_weight=4.0, outside_weight=0.05)[0, 0]
+    assert w.shape == (32, 32) and abs(float(w.mean()) - 1) < 1e-5
+    assert float(w.max()) > 3 * float(w.median())  # eyes, lips, brows count more than plain skin
+    assert float(w.min()) < 0.1 * float(w.median())  # texels no triangle uses barely count
+
+
+def test_cli_rejects_bad_channels(capsys):
+    with pytest.raises(SystemExit):
+        main(["--out", "x", "--uv-channels", "128-24"])
+    assert "channels must look like" in capsys.readouterr().err

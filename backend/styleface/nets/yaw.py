@@ -67,9 +67,11 @@ class YawSymmetry(nn.Module):
         self.fyaw = Fyaw(n_latent, style_dim, hidden)
         self.n_latent = self.fyaw.n_latent
         self.style_dim = self.fyaw.style_dim
+        # Placeholder unit direction, written without torch.linalg: on the meta device (used while
+        # rebuilding saved models) vector_norm imports torch._dynamo, which costs seconds per load.
         d = torch.zeros(self.n_latent, self.style_dim)
-        d[:, 0] = 1.0
-        self.register_buffer("direction", d / torch.linalg.vector_norm(d))
+        d[:, 0] = self.n_latent ** -0.5
+        self.register_buffer("direction", d)
 
     def config(self) -> dict[str, Any]:
         """Constructor kwargs (JSON-serialisable) that rebuild this architecture."""
