@@ -1,4 +1,4 @@
-"""The ``styleface-train`` command line: sample, preview, merge, fit, f3d, yaw-direction, fyaw.
+"""The ``styleface-train`` command line: sample, preview, merge, fit, f3d, yaw-direction, fyaw, uvgen, eval, all.
 
 User errors print one line (``styleface-train: error: ...``) and exit with status 2; no tracebacks.
 Run as ``styleface-train ...`` or ``python -m styleface_train.cli ...``.
@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from styleface.errors import StyleFaceError
+
+from .cli_uvgen import int_list as _ints
 
 PROG = "styleface-train"
 
@@ -18,13 +21,6 @@ PROG = "styleface-train"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line instead of usage + message
         raise StyleFaceError(message)
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
 
 
 def _generator_args(p: argparse.ArgumentParser) -> None:
@@ -166,7 +162,30 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--target", default="data", help="yaw target: data (the coefficients) or f3d (default data)")
     w.add_argument("--device", default="cpu")
     _loop_args(w, epochs=25, lr=1e-3)
+
+    from .eval_options import add_arguments as _eval_arguments
+
+    _eval_arguments(sub.add_parser("eval", help="evaluate a bundle: UV and multi-view errors against the "
+                                                "stand-in's truth, FID against real images"))
+    _uvgen_parser(sub)
+    from .cli_all import add_parser as _all_parser
+
+    _all_parser(sub, _generator_args)
     return p
+
+
+def _uvgen_parser(sub) -> None:
+    from .cli_uvgen import add_training_arguments
+
+    u = sub.add_parser("uvgen", help="train the UV generator by differentiable rendering (the paper's part 2)")
+    u.add_argument("--f3d", type=Path, required=True, help="f3d.safetensors (or its run folder)")
+    u.add_argument("--yaw", type=Path, help="the fyaw run folder or its yaw_symmetry.safetensors "
+                   "(needed unless --lambda-mv 0)")
+    u.add_argument("--face-model", default=None, help="'demo' or a face model file (default: the stand-in's, else demo)")
+    u.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, tb/, grids/, uvgen.safetensors)")
+    u.add_argument("--discriminator", type=Path, help="checkpoint whose 'd' initialises D (default: --generator's)")
+    _generator_args(u)
+    add_training_arguments(u)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -255,8 +274,39 @@ def _cmd_fyaw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_uvgen(args: argparse.Namespace) -> int:
+    from .cli_uvgen import uvgen_config
+    from .uvgen_setup import UVGenOptions
+    from .uvgen_train import train_uvgen
+
+    opts = UVGenOptions(out=args.out, f3d=args.f3d, yaw=args.yaw, generator=args.generator,
+                        generator_options=_generator_options(args), discriminator=args.discriminator,
+                        face_model=args.face_model)
+    metrics = train_uvgen(opts, uvgen_config(args), log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(json.dumps(metrics, indent=1))
+    return 0
+
+
 COMMANDS = {"sample": _cmd_sample, "preview": _cmd_preview, "merge": _cmd_merge, "fit": _cmd_fit, "f3d": _cmd_f3d,
-            "yaw-direction": _cmd_yaw_direction, "fyaw": _cmd_fyaw}
+            "yaw-direction": _cmd_yaw_direction, "fyaw": _cmd_fyaw, "uvgen": _cmd_uvgen}
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run
+
+    return run(args)
+
+
+def _cmd_all(args: argparse.Namespace) -> int:
+    from .cli_all import run
+
+    args.generator_options = _generator_options(args)
+    return run(args)
+
+
+COMMANDS["eval"] = _cmd_eval
+COMMANDS["all"] = _cmd_all
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,7 +91,7 @@ def train_fyaw(opts: FyawOptions, loop: LoopConfig = DEFAULT_LOOP) -> dict:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"l1": float(loss)}
+        return {"l1": loss.item()}
 
     def validate() -> dict[str, float]:
         if vw.shape[0] == 0:

@@ -153,9 +153,16 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
                                       progress=opts.progress), opts.fyaw_loop)
 
     def uvgen() -> dict:
-        from .uvgen_stage import run_uvgen_stage
+        from dataclasses import replace
 
-        return run_uvgen_stage(opts, handle, out)
+        from .uvgen_config import UVGenConfig
+        from .uvgen_setup import UVGenOptions
+        from .uvgen_train import train_uvgen
+
+        cfg = replace(opts.uvgen or UVGenConfig(), device=opts.device, progress=opts.progress)
+        return train_uvgen(UVGenOptions(out=out / "uvgen", f3d=out / "f3d", yaw=out / "fyaw", generator=handle,
+                                        generator_options=opts.generator_options,
+                                        face_model=opts.face_model), cfg, log=log)
 
     def export() -> None:
         from .export import ExportOptions, export_bundle

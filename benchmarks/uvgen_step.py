@@ -1,0 +1,87 @@
+"""Seconds per UV-generator training step on CPU (``styleface-train uvgen``'s loop, one process).
+
+The stand-in on the demo head makes the targets; F3D and Fyaw are tiny networks fitted for a few
+seconds (their quality does not change the cost). ``--perceptual random`` costs what LPIPS-VGG costs
+(same VGG16), without the weight files. Each step runs as its own resumed call, so the seconds of every
+step are reported (wall and process CPU seconds; CPU time is the steadier number on a shared machine):
+step 0 is a D step with R1 plus a G step, steps 1-4 are G steps only (D every 5th
+batch), so the mean of steps 0-4 is one full cycle (R1 is then every 80 steps, not every 5).
+
+    OMP_NUM_THREADS=1 python benchmarks/uvgen_step.py --threads 1 --size 64 --batch 2
+    OMP_NUM_THREADS=1 python benchmarks/uvgen_step.py --threads 1 --size 256 --batch 2 --steps 2 --paper-widths \
+        --style-dim 512 --variants full
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "training"))
+
+from uvgenhelpers import fit_parts  # noqa: E402
+
+from styleface_train.generators import GeneratorHandle  # noqa: E402
+from styleface_train.standin import StandInConfig, StandInGenerator  # noqa: E402
+from styleface_train.uvgen_config import UVGenConfig  # noqa: E402
+from styleface_train.uvgen_setup import UVGenOptions  # noqa: E402
+from styleface_train.uvgen_train import train_uvgen  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=64, help="image and UV size (default 64)")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--style-dim", type=int, default=128)
+    p.add_argument("--steps", type=int, default=5, help="timed steps from step 0 (default 5)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed first step (saves time at 256 px)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--paper-widths", action="store_true", help="channel multiplier 2, max 512 (default: 1, 128)")
+    p.add_argument("--variants", default="full,nolpips,nosym",
+                   help="full (LPIPS + symmetric view), nolpips, nosym (comma-separated)")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    warnings.simplefilter("ignore")
+    n_latent = 2 * int(math.log2(a.size)) - 2
+    standin = StandInGenerator(StandInConfig(style_dim=a.style_dim, n_latent=n_latent, image_size=a.size,
+                                             texture_size=a.size)).eval()
+    handle = GeneratorHandle(standin, standin.config_dict(), True)
+    widths = dict(channel_multiplier=2, channel_max=512) if a.paper_widths else dict(channel_multiplier=1,
+                                                                                      channel_max=128)
+    variants = {"full": dict(perceptual="random"), "nolpips": dict(perceptual="none"),
+                "nosym": dict(perceptual="random", lambda_mv=0.0)}
+    report = {"size": a.size, "batch": a.batch, "threads": a.threads, "style_dim": a.style_dim, **widths}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        f3d, yaw = fit_parts(standin, Path(tmp) / "parts", steps=100)
+        report["fit_parts_s"] = round(time.perf_counter() - t0, 1)
+        first = True
+        for name in a.variants.split(","):
+            opts = UVGenOptions(out=Path(tmp) / name, f3d=f3d, yaw=yaw, generator=handle)
+            cfg = dict(batch_size=a.batch, image_every=0, val_batches=0, progress=False, max_yaw_deg=60.0,
+                       **widths, **variants[name])
+            if first and not a.no_warmup:   # untimed: the first convolutions set up their kernels
+                train_uvgen(UVGenOptions(out=Path(tmp) / "warmup", f3d=f3d, yaw=yaw, generator=handle),
+                            UVGenConfig(steps=1, **cfg), log=lambda m: None)
+                first = False
+            times, cpu = [], []
+            for k in range(1, a.steps + 1):
+                m = train_uvgen(opts, UVGenConfig(steps=k, **cfg), log=lambda m: None)
+                times.append(round(m["seconds_per_step"], 3))
+                cpu.append(round(m["cpu_seconds_per_step"], 3))
+            report[name] = {"seconds": times, "mean": round(sum(times) / len(times), 3),
+                            "cpu_seconds": cpu, "cpu_mean": round(sum(cpu) / len(cpu), 3)}
+            print(json.dumps({name: report[name]}), flush=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
