@@ -16,12 +16,14 @@ rows also give the process CPU time, the contention-free figure on a busy machin
 
     python benchmarks/generate_cpu.py [--repeats 15] [--threads 1] [--device cpu] [--skip-full] [--skip-worker]
 
-Measured on the shared 2-core AMD EPYC dev machine (load average 1.5-3), torch 2.13 CPU, one thread:
-default bundle 0.021 s/face, worker round trip 0.027 s (overhead 0.006 s), full-size bundle 1.17 s
-(CPU 1.16 s; the UV generator alone takes 1.14 s of it). The full-size figure is bound by convolution
-arithmetic: about 44 GMAC per face, and one 512-channel 3x3 convolution at 64x64 runs at about
-46 GMAC/s on one core here (the hardware's FMA peak), so one thread cannot go below ~0.95 s; the
-1.0 s target needs two free cores (with other processes on the machine two threads were slower).
+Measured on the 2-core AMD EPYC dev machine, torch 2.13 CPU (2026-11-26, load average ~1):
+``--threads 2``: default bundle 0.026 s/face, full-size bundle 0.69 s (CPU 1.37 s), worker round trip
+0.045 s against 0.031 s in-process (overhead 0.014 s); all three targets met. ``--threads 1`` (earlier,
+load average 1.5-3): default 0.021 s, full-size 1.17 s (CPU 1.16 s), worker overhead 0.006 s. The
+full-size figure is bound by convolution arithmetic: about 44 GMAC per face (the UV generator is 1.14 s
+of the 1.17 s), and one 512-channel 3x3 convolution at 64x64 runs at about 46 GMAC/s on one core here
+(the hardware's FMA peak), so one thread cannot go below ~0.95 s; the 1.0 s target needs both cores,
+and two threads lose to one when other processes hold a core.
 
 Tip (not set by the library): glibc returns large freed buffers to the OS by default, so every call
 re-faults its feature maps; ``MALLOC_MMAP_THRESHOLD_=268435456`` in the environment keeps them in the
