@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 from styleface.errors import StyleFaceError
 from styleface.nets.io import load_model
-from trainhelpers import generator_args, main_cli, popen_cli
+from trainhelpers import generator_args, kill_mid_run, main_cli
 
 from styleface_train.checkpoint import read_checkpoint
 from styleface_train.f3d import F3DOptions, train_f3d
@@ -88,50 +86,6 @@ def test_pairs_from_fits_and_errors(tmp_path, samples_dir):
     p = load_pairs(samples_dir)
     tr, va = p.split(0.1)
     assert tr.index[-1] < va.index[0] and torch.equal(torch.cat([tr.index, va.index]), torch.arange(600))
-
-
-def _kill_mid_run(args, ckpt, total):
-    """Start a trainer, SIGKILL it once a mid-run checkpoint exists, return the step it had reached."""
-    proc = popen_cli(*args)
-    deadline = time.time() + 120
-    step = 0
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists():
-            try:
-                step = read_checkpoint(ckpt)[1]["counters"]["step"]
-            except StyleFaceError:
-                step = 0
-            if step > 0:
-                break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 0 < step < total, f"expected a mid-run kill, got step {step} of {total}"
-    return step
-
-
-@pytest.mark.parametrize("trainer", ["f3d", "fyaw"])
-def test_trainer_resumes_after_sigkill(tmp_path, samples_dir, f3d_run, direction_run, trainer):
-    common = ["--samples", str(samples_dir), "--epochs", "3", "--milestones", "2", "--lr", "1e-3",
-              "--hidden", "64", "--checkpoint-every", "10"]
-    if trainer == "fyaw":
-        common += ["--f3d", str(f3d_run[0]), "--direction", str(direction_run[0])]
-    total = 3 * 34
-    killed = tmp_path / "killed"
-    args = [trainer, *common, "--out", str(killed)]
-    _kill_mid_run([*args, "--step-delay", "0.03"], killed / "checkpoint.safetensors", total)
-    code, out, err = main_cli(*args)
-    assert code == 0, err
-    assert json.loads(out)["steps"] == total
-    assert not list(killed.glob(".*.tmp"))
-    clean = tmp_path / "clean"
-    assert main_cli(trainer, *common, "--out", str(clean))[0] == 0
-    a = read_checkpoint(killed / "checkpoint.safetensors")
-    b = read_checkpoint(clean / "checkpoint.safetensors")
-    assert a[1]["counters"]["step"] == b[1]["counters"]["step"] == total
-    assert a[1]["counters"]["history"] == b[1]["counters"]["history"]
-    for k in b[0]:
-        assert torch.equal(a[0][k], b[0][k]), k
 
 
 def test_cli_errors_are_one_line(tmp_path, toy_npz):

@@ -3,38 +3,16 @@ and Adam states as an uninterrupted run (batches and noise are a pure function o
 from __future__ import annotations
 
 import json
-import signal
-import time
 
 import pytest
 import torch
-from styleface.errors import StyleFaceError
-from trainhelpers import main_cli, popen_cli
+from trainhelpers import kill_mid_run, main_cli
 from uvgenhelpers import cli_generator_args, parts_for, uvgen_standin
 
 from styleface_train.checkpoint import read_checkpoint
 
 TOTAL = 8
 pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")
-
-
-def _kill_after_checkpoint(args: list[str], ckpt) -> int:
-    proc = popen_cli(*args)
-    deadline = time.time() + 120
-    step = 0
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists():
-            try:
-                step = read_checkpoint(ckpt)[1]["counters"]["step"]
-            except StyleFaceError:
-                step = 0
-            if step > 0:
-                break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate()
-    assert 0 < step < TOTAL, f"expected a mid-run kill, got step {step} of {TOTAL}: {err[-2000:]}"
-    return step
 
 
 def test_uvgen_resumes_after_sigkill(tmp_path, toy_npz, toy_model):
@@ -44,7 +22,7 @@ def test_uvgen_resumes_after_sigkill(tmp_path, toy_npz, toy_model):
               "--steps", str(TOTAL), "--n-critic", "2", "--d-reg-every", "2", "--checkpoint-every", "2",
               "--image-every", "0"]
     killed = tmp_path / "killed"
-    _kill_after_checkpoint([*common, "--out", str(killed), "--step-delay", "0.4"], killed / "checkpoint.safetensors")
+    kill_mid_run([*common, "--out", str(killed), "--step-delay", "0.4"], killed / "checkpoint.safetensors", TOTAL)
     code, out, err = main_cli(*common, "--out", str(killed))
     assert code == 0, err
     assert json.loads(out)["steps"] == TOTAL and "resuming at step" in err

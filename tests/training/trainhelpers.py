@@ -50,3 +50,30 @@ def main_cli(*args: str) -> tuple[int, str, str]:
 def popen_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "styleface_train.cli", "--threads", "1", "--quiet", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(env))
+
+
+def kill_mid_run(args: list[str], ckpt: Path, total: int) -> int:
+    """Start a trainer CLI, SIGKILL it once a mid-run checkpoint exists, return the step it had reached."""
+    import signal
+    import time
+
+    from styleface.errors import StyleFaceError
+
+    from styleface_train.checkpoint import read_checkpoint
+
+    proc = popen_cli(*args)
+    deadline = time.time() + 120
+    step = 0
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists():
+            try:
+                step = read_checkpoint(ckpt)[1]["counters"]["step"]
+            except StyleFaceError:
+                step = 0
+            if step > 0:
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate()
+    assert 0 < step < total, f"expected a mid-run kill, got step {step} of {total}: {err[-2000:]}"
+    return step

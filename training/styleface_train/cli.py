@@ -288,10 +288,6 @@ def _cmd_uvgen(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"sample": _cmd_sample, "preview": _cmd_preview, "merge": _cmd_merge, "fit": _cmd_fit, "f3d": _cmd_f3d,
-            "yaw-direction": _cmd_yaw_direction, "fyaw": _cmd_fyaw, "uvgen": _cmd_uvgen}
-
-
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import run
 
@@ -301,12 +297,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_all(args: argparse.Namespace) -> int:
     from .cli_all import run
 
-    args.generator_options = _generator_options(args)
-    return run(args)
+    return run(args, _generator_options(args))
 
 
-COMMANDS["eval"] = _cmd_eval
-COMMANDS["all"] = _cmd_all
+COMMANDS = {"sample": _cmd_sample, "preview": _cmd_preview, "merge": _cmd_merge, "fit": _cmd_fit, "f3d": _cmd_f3d,
+            "yaw-direction": _cmd_yaw_direction, "fyaw": _cmd_fyaw, "uvgen": _cmd_uvgen, "eval": _cmd_eval,
+            "all": _cmd_all}
 
 
 def main(argv: list[str] | None = None) -> int:

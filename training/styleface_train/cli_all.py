@@ -50,13 +50,13 @@ def _loop(epochs: int, batch: int, lr: float, seed: int):
     return LoopConfig(epochs=epochs, batch_size=batch, lr=lr, milestones=milestones, seed=seed)
 
 
-def options(args: argparse.Namespace):
-    """The :class:`AllOptions` of parsed ``all`` arguments."""
+def options(args: argparse.Namespace, generator_options: dict):
+    """The :class:`AllOptions` of parsed ``all`` arguments (``generator_options``: the stand-in sizes)."""
     from .cli_uvgen import uvgen_config
     from .pipeline_all import AllOptions
 
     return AllOptions(
-        out=args.out, generator=args.generator, generator_options=args.generator_options,
+        out=args.out, generator=args.generator, generator_options=generator_options,
         face_model=args.face_model, coeffs=args.coeffs, count=args.count, sample_batch=args.sample_batch,
         truncation=args.truncation, fit_limit=args.fit_limit, fit_batch=args.fit_batch, shard_size=args.shard_size,
         svm_count=args.svm_count, svm=args.svm,
@@ -66,9 +66,9 @@ def options(args: argparse.Namespace):
         seed=args.seed, progress=not args.quiet)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, generator_options: dict) -> int:
     from .pipeline_all import run_all
 
-    bundle = run_all(options(args), log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    bundle = run_all(options(args, generator_options), log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps({"bundle": str(bundle)}))
     return 0

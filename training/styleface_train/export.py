@@ -22,7 +22,7 @@ from styleface.nets.uvgen import UVGenerator
 from styleface.nets.yaw import YawSymmetry
 
 from .generators import GeneratorHandle
-from .modelfile import load_f3d
+from .modelfile import load_f3d, load_network
 
 DISPLACEMENT_SCALE = 0.01
 
@@ -36,19 +36,6 @@ def standin_mapping(standin: Any) -> MappingNetwork:
         m.bias.copy_(lat.mlp_bias)
         m.latent_avg.copy_(lat.latent_avg)
     return m
-
-
-def _load_net(path: Path, cls: type, what: str, default_name: str) -> Any:
-    from styleface.nets.io import load_model
-
-    if path.is_dir():
-        path = path / default_name
-    if not path.is_file():
-        raise StyleFaceError(f"{what}: {path} does not exist")
-    net = load_model(path)
-    if not isinstance(net, cls):
-        raise StyleFaceError(f"{path} holds a {type(net).__name__}, not a {cls.__name__}")
-    return net.eval()
 
 
 @dataclass
@@ -70,8 +57,8 @@ def export_bundle(handle: GeneratorHandle, opts: ExportOptions, face_model: Any 
     """Write a bundle from trained networks and the generator they were trained against; a real
     generator needs the ``face_model`` the networks were trained on (the stand-in carries its own)."""
     f3d = load_f3d(opts.f3d)
-    yaw = _load_net(Path(opts.yaw), YawSymmetry, "yaw symmetry", "yaw_symmetry.safetensors")
-    uvgen = _load_net(Path(opts.uvgen), UVGenerator, "UV generator", "uvgen.safetensors")
+    yaw = load_network(opts.yaw, YawSymmetry, "yaw_symmetry.safetensors", "yaw symmetry")
+    uvgen = load_network(opts.uvgen, UVGenerator, "uvgen.safetensors", "UV generator")
     networks: dict[str, Any] = {"f3d": f3d, "yaw": yaw, "uvgen": uvgen}
     if handle.description.get("kind") == "standin":
         standin = handle.module

@@ -59,6 +59,22 @@ def read_tensors_meta(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     return tensors, meta
 
 
+def load_network(path: str | os.PathLike, cls: type, default_name: str, what: str, hint: str = "") -> Any:
+    """A network saved with ``save_network`` (a file, or the run folder holding ``default_name``), in eval
+    mode; clear errors for a missing file or a file of another class (``hint`` says which file is meant)."""
+    from styleface.nets.io import load_model
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / default_name
+    if not path.is_file():
+        raise StyleFaceError(f"{what}: {path} does not exist")
+    net = load_model(path)
+    if not isinstance(net, cls):
+        raise StyleFaceError(f"{path} holds a {type(net).__name__}, not a {cls.__name__}{hint}")
+    return net.eval()
+
+
 def load_f3d(path: str | os.PathLike):
     """An F3D from ``f3d.safetensors`` (+ .json), its run folder, or a trainer checkpoint."""
     from styleface.nets.f3d import F3D

@@ -25,7 +25,7 @@ from styleface.render.cameras import PinholeCamera
 from styleface.render.face import FaceRenderer
 
 from .generators import STANDIN, GeneratorHandle, load_generator
-from .modelfile import load_f3d
+from .modelfile import load_f3d, load_network
 from .perceptual import build_perceptual
 from .uvgen_config import UVGenConfig
 
@@ -60,16 +60,8 @@ class Frozen:
 
 
 def load_yaw_symmetry(path: Path) -> YawSymmetry:
-    from styleface.nets.io import load_model
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "yaw_symmetry.safetensors"
-    net = load_model(path)
-    if not isinstance(net, YawSymmetry):
-        raise StyleFaceError(f"{path} holds a {type(net).__name__}, not a YawSymmetry (the fyaw run's "
-                             "yaw_symmetry.safetensors)")
-    return net.eval()
+    return load_network(path, YawSymmetry, "yaw_symmetry.safetensors", "yaw symmetry",
+                        hint=" (the fyaw run's yaw_symmetry.safetensors)")
 
 
 def _handle(opts: UVGenOptions, device: torch.device) -> tuple[GeneratorHandle, Path | None]:

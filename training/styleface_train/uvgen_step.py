@@ -66,9 +66,8 @@ def _detached(geo: FaceGeometry) -> FaceGeometry:
     return FaceGeometry(geo.shape.detach(), geo.vertices.detach(), geo.normals.detach(), geo.rotation.detach())
 
 
-def _first_bad(terms: dict[str, torch.Tensor]) -> tuple[str, float] | None:
-    for name, value in terms.items():
-        v = float(value.detach())
+def _first_bad(values: dict[str, float]) -> tuple[str, float] | None:
+    for name, v in values.items():
         if not math.isfinite(v):
             return name, v
     return None
@@ -133,10 +132,10 @@ class UVGenStep:
         with self.autocast():
             return net(images * 2 - 1).float()
 
-    def _skip(self, terms: dict[str, torch.Tensor]) -> tuple[str, float] | None:
+    def _skip(self, values: dict[str, float]) -> tuple[str, float] | None:
         """The first non-finite term on this rank, or ('another rank', nan) when only another rank has one;
         None when every rank's terms are finite."""
-        bad = _first_bad(terms)
+        bad = _first_bad(values)
         if self.ctx.any_true(bad is not None):
             return bad or ("on another rank", float("nan"))
         return None
@@ -204,8 +203,9 @@ class UVGenStep:
             rec = rec + cfg.lambda_percept * (terms["lpips"] + mv * terms.get("lpips_sym", zero))
         g_total = terms["g_gan"] + mv * terms.get("g_gan_sym", zero) + cfg.lambda_rec * rec
         terms["g_total"] = g_total
-        s.update({k: float(v.detach()) for k, v in terms.items()})
-        bad = self._skip(terms)
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        s.update(values)
+        bad = self._skip(values)
         if bad is not None:
             result.skipped.append(("g", *bad))
         elif self._update(self.opt_g, g_total, self.g_params, "g", result):
@@ -227,8 +227,9 @@ class UVGenStep:
             s["d_real_sym"], s["d_fake_sym"] = float(real_sym.detach().mean()), float(fake_sym.detach().mean())
             total = total + mv * terms["d_loss_sym"]
         terms["d_total"] = total
-        s.update({k: float(v.detach()) for k, v in terms.items()})
-        bad = self._skip(terms)
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        s.update(values)
+        bad = self._skip(values)
         if bad is not None:
             result.skipped.append(("d", *bad))
         else:
@@ -242,8 +243,9 @@ class UVGenStep:
                 reg_sym, r1_sym = r1_objective(self.d, view_sym.real, cfg.r1_gamma, cfg.d_reg_every)
                 reg = reg + mv * reg_sym
                 terms["r1_sym"] = r1_sym
-            s.update({k: float(v) for k, v in terms.items()})
-            bad = self._skip({**terms, "r1_total": reg})
+            values = {k: float(v) for k, v in terms.items()}
+            s.update(values)
+            bad = self._skip({**values, "r1_total": float(reg.detach())})
             if bad is not None:
                 result.skipped.append(("d_r1", *bad))
             else:
