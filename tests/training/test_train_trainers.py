@@ -88,6 +88,30 @@ def test_pairs_from_fits_and_errors(tmp_path, samples_dir):
     assert tr.index[-1] < va.index[0] and torch.equal(torch.cat([tr.index, va.index]), torch.arange(600))
 
 
+@pytest.mark.parametrize("trainer", ["f3d", "fyaw"])
+def test_trainer_resumes_after_sigkill(tmp_path, samples_dir, f3d_run, direction_run, trainer):
+    common = ["--samples", str(samples_dir), "--epochs", "3", "--milestones", "2", "--lr", "1e-3",
+              "--hidden", "64", "--checkpoint-every", "10"]
+    if trainer == "fyaw":
+        common += ["--f3d", str(f3d_run[0]), "--direction", str(direction_run[0])]
+    total = 3 * 34
+    killed = tmp_path / "killed"
+    args = [trainer, *common, "--out", str(killed)]
+    kill_mid_run([*args, "--step-delay", "0.03"], killed / "checkpoint.safetensors", total)
+    code, out, err = main_cli(*args)
+    assert code == 0, err
+    assert json.loads(out)["steps"] == total
+    assert not list(killed.glob(".*.tmp"))
+    clean = tmp_path / "clean"
+    assert main_cli(trainer, *common, "--out", str(clean))[0] == 0
+    a = read_checkpoint(killed / "checkpoint.safetensors")
+    b = read_checkpoint(clean / "checkpoint.safetensors")
+    assert a[1]["counters"]["step"] == b[1]["counters"]["step"] == total
+    assert a[1]["counters"]["history"] == b[1]["counters"]["history"]
+    for k in b[0]:
+        assert torch.equal(a[0][k], b[0][k]), k
+
+
 def test_cli_errors_are_one_line(tmp_path, toy_npz):
     code, _, err = main_cli("f3d", "--samples", str(tmp_path / "none"), "--out", str(tmp_path / "o"))
     assert code == 2 and err.count("\n") == 1 and "does not exist" in err
