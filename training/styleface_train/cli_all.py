@@ -14,7 +14,7 @@ from typing import Callable
 
 
 def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    from .cli_uvgen import add_training_arguments
+    from .cli_uvgen import add_training_arguments, int_list
 
     a = sub.add_parser("all", help="every stage from a generator to a bundle: sample, fit, f3d, yaw-direction, "
                                    "fyaw, uvgen, export (finished stages are skipped)")
@@ -37,6 +37,8 @@ def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -
         d.add_argument(f"--{name}-epochs", type=int, default=25, help=f"{name} epochs (default 25)")
         d.add_argument(f"--{name}-batch-size", type=int, default=16, help=f"{name} batch (default 16)")
         d.add_argument(f"--{name}-lr", type=float, default=lr, help=f"{name} learning rate (default {lr:g})")
+        d.add_argument(f"--{name}-hidden", type=int_list, default=None,
+                       help=f"{name} hidden widths, e.g. 512,256 (default: 9,6,3,1 x style size as in the paper)")
     b = a.add_argument_group("bundle")
     b.add_argument("--bundle-id", default="styleface-trained", help="the bundle's id (default styleface-trained)")
     b.add_argument("--bundle-name", default="", help="a human-readable name")
@@ -59,7 +61,7 @@ def options(args: argparse.Namespace, generator_options: dict):
         out=args.out, generator=args.generator, generator_options=generator_options,
         face_model=args.face_model, coeffs=args.coeffs, count=args.count, sample_batch=args.sample_batch,
         truncation=args.truncation, fit_limit=args.fit_limit, fit_batch=args.fit_batch, shard_size=args.shard_size,
-        svm_count=args.svm_count, svm=args.svm,
+        svm_count=args.svm_count, svm=args.svm, f3d_hidden=args.f3d_hidden, fyaw_hidden=args.fyaw_hidden,
         f3d_loop=_loop(args.f3d_epochs, args.f3d_batch_size, args.f3d_lr, args.seed),
         fyaw_loop=_loop(args.fyaw_epochs, args.fyaw_batch_size, args.fyaw_lr, args.seed),
         uvgen=uvgen_config(args), bundle_id=args.bundle_id, bundle_name=args.bundle_name, device=args.device,

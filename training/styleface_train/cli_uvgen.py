@@ -54,6 +54,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    help="width of randomly initialised G/D (default 2)")
     g.add_argument("--channel-max", type=int, default=d.channel_max, help="widest layer of randomly initialised G/D (default 512)")
     r = p.add_argument_group("run")
+    r.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="stop after this many minutes of training, checkpoint and write the network as if --steps "
+                        "were the steps done (rerunning uvgen resumes)")
     r.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help=f"default {d.checkpoint_every}")
     r.add_argument("--image-every", type=int, default=d.image_every, help=f"image grid every N steps; 0: never "
                    f"(default {d.image_every})")
@@ -79,7 +82,8 @@ def uvgen_config(args: argparse.Namespace) -> UVGenConfig:
         max_yaw_deg=args.max_yaw, truncation=args.truncation, seed=args.seed, visibility=args.visibility,
         render_mode=args.render_mode, perceptual=args.perceptual, channel_multiplier=args.channel_multiplier,
         channel_max=args.channel_max, steps=args.steps, epochs=args.epochs, epoch_size=args.epoch_size,
-        checkpoint_every=args.checkpoint_every, image_every=args.image_every, grid_columns=args.grid_columns,
+        time_limit_min=args.time_limit, checkpoint_every=args.checkpoint_every, image_every=args.image_every,
+        grid_columns=args.grid_columns,
         log_every=args.log_every, val_batches=args.val_batches, max_bad_steps=args.max_bad_steps,
         vgg_weights=args.vgg_weights, lpips_heads=args.lpips_heads, device=args.device, amp=args.amp,
         threads=args.threads, progress=not args.quiet, step_delay=args.step_delay,

@@ -44,6 +44,8 @@ class AllOptions:
     svm: str = "svc"
     f3d_loop: LoopConfig = field(default_factory=lambda: LoopConfig(epochs=25, batch_size=16, lr=1e-5))
     fyaw_loop: LoopConfig = field(default_factory=lambda: LoopConfig(epochs=25, batch_size=16, lr=1e-3))
+    f3d_hidden: tuple[int, ...] | None = None   # None: the paper's widths (9,6,3,1 x style size)
+    fyaw_hidden: tuple[int, ...] | None = None
     uvgen: Any = None                      # a UVGenConfig (None: its defaults)
     bundle_id: str = "styleface-trained"
     bundle_name: str = ""
@@ -135,7 +137,8 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
         from .f3d import F3DOptions, train_f3d
 
         return train_f3d(F3DOptions(samples=out / "samples", out=out / "f3d", coeffs=coeff_source,
-                                    device=opts.device, progress=opts.progress), opts.f3d_loop)
+                                    hidden=opts.f3d_hidden, device=opts.device, progress=opts.progress),
+                         opts.f3d_loop)
 
     def yaw_direction() -> dict:
         from .modelfile import load_f3d
@@ -149,8 +152,8 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
         from .fyaw import FyawOptions, train_fyaw
 
         return train_fyaw(FyawOptions(samples=out / "samples", f3d=out / "f3d", direction=out / "yaw",
-                                      out=out / "fyaw", coeffs=coeff_source, device=opts.device,
-                                      progress=opts.progress), opts.fyaw_loop)
+                                      out=out / "fyaw", coeffs=coeff_source, hidden=opts.fyaw_hidden,
+                                      device=opts.device, progress=opts.progress), opts.fyaw_loop)
 
     def uvgen() -> dict:
         from dataclasses import replace

@@ -62,6 +62,8 @@ class UVGenConfig:
     steps: int = _op(PAPER_STEPS)
     epochs: float | None = _op(None)          # when set: steps = ceil(epochs * epoch_size / (batch * world))
     epoch_size: int = _op(PAPER_EPOCH_SIZE)
+    time_limit_min: float | None = _op(None)  # stop after this many minutes of training (as if --steps were
+                                              # the steps done); a rerun of ``uvgen`` resumes from there
     checkpoint_every: int = _op(500)
     image_every: int = _op(500)               # image grid (TensorBoard + grids/step_XXXXXX.png); 0: never
     grid_columns: int = _op(4)
@@ -92,6 +94,8 @@ class UVGenConfig:
             raise StyleFaceError(f"--{low[0].replace('_', '-')} must be at least 1")
         if self.steps < 0 or self.image_every < 0 or self.val_batches < 0:
             raise StyleFaceError("--steps, --image-every and --val-batches must not be negative")
+        if self.time_limit_min is not None and not self.time_limit_min > 0:
+            raise StyleFaceError("--time-limit must be a positive number of minutes")
         if self.epochs is not None and not self.epochs > 0:
             raise StyleFaceError("--epochs must be positive")
         neg = [k for k in ("lambda_rec", "lambda_percept", "lambda_mv", "r1_gamma", "max_yaw_deg")
