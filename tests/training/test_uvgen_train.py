@@ -18,6 +18,7 @@ from uvgenhelpers import cli_generator_args, parts_for, tiny_config, uvgen_stand
 import styleface_train.uvgen_setup as uvgen_setup
 from styleface_train.checkpoint import read_checkpoint
 from styleface_train.generators import GeneratorHandle
+from styleface_train.modelfile import save_network
 from styleface_train.uvgen_setup import UVGenOptions
 from styleface_train.uvgen_train import train_uvgen
 
@@ -183,3 +184,27 @@ def test_batches_are_a_pure_function_of_stream_and_step(standin8, parts):
     assert a.target.shape == (3, 3, 32, 32) and (yaw < torch.deg2rad(torch.tensor(30.0))).all()
     # The symmetric view turns the other way (by F3D on the fitted Fyaw).
     assert (a.coeffs_sym[:, f3d.layout.yaw_index] * a.coeffs[:, f3d.layout.yaw_index] <= 0).float().mean() >= 2 / 3
+
+
+def test_init_uvgen_starts_from_a_trained_network(tmp_path, standin8, parts):
+    first = tmp_path / "first"
+    train_uvgen(_opts(first, standin8, parts), tiny_config(steps=2, perceptual="none"), log=_quiet)
+    trained = load_model(first / "uvgen.safetensors")
+    opts = _opts(tmp_path / "tune", standin8, parts)
+    opts.init_uvgen = first / "uvgen.safetensors"
+    # other widths on the command line do not matter: the file's network is fine-tuned
+    m = train_uvgen(opts, tiny_config(steps=0, perceptual="none", channel_max=8, render_mode="uv"), log=_quiet)
+    assert m["init"]["g"] == "file uvgen.safetensors"
+    start = load_model(tmp_path / "tune" / "uvgen.safetensors").state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in trained.state_dict().items())
+    # resuming with another starting network is refused; a network of another size is refused
+    other = tmp_path / "other"
+    train_uvgen(_opts(other, standin8, parts), tiny_config(steps=1, perceptual="none", seed=5), log=_quiet)
+    opts.init_uvgen = other / "uvgen.safetensors"
+    with pytest.raises(StyleFaceError, match="belongs to a different run"):
+        train_uvgen(opts, tiny_config(steps=1, perceptual="none", channel_max=8, render_mode="uv"), log=_quiet)
+    save_network(tmp_path / "small.safetensors", UVGenerator(16, style_dim=standin8.style_dim, n_mlp=1, channel_max=8))
+    opts = _opts(tmp_path / "bad", standin8, parts)
+    opts.init_uvgen = tmp_path / "small.safetensors"
+    with pytest.raises(StyleFaceError, match="is a 16 px UV generator .* this run needs 32 px"):
+        train_uvgen(opts, tiny_config(steps=1, perceptual="none"), log=_quiet)

@@ -184,6 +184,8 @@ def _uvgen_parser(sub) -> None:
     u.add_argument("--face-model", default=None, help="'demo' or a face model file (default: the stand-in's, else demo)")
     u.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, tb/, grids/, uvgen.safetensors)")
     u.add_argument("--discriminator", type=Path, help="checkpoint whose 'd' initialises D (default: --generator's)")
+    u.add_argument("--init-uvgen", type=Path, help="start G from this trained UV generator (uvgen.safetensors, a "
+                   "uvgen run folder or a bundle's uvgen.safetensors) to fine-tune it, e.g. with other settings")
     _generator_args(u)
     add_training_arguments(u)
 
@@ -281,7 +283,7 @@ def _cmd_uvgen(args: argparse.Namespace) -> int:
 
     opts = UVGenOptions(out=args.out, f3d=args.f3d, yaw=args.yaw, generator=args.generator,
                         generator_options=_generator_options(args), discriminator=args.discriminator,
-                        face_model=args.face_model)
+                        face_model=args.face_model, init_uvgen=args.init_uvgen)
     metrics = train_uvgen(opts, uvgen_config(args), log=lambda msg: print(msg, file=sys.stderr, flush=True))
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(json.dumps(metrics, indent=1))

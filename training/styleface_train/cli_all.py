@@ -39,6 +39,8 @@ def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -
         d.add_argument(f"--{name}-lr", type=float, default=lr, help=f"{name} learning rate (default {lr:g})")
         d.add_argument(f"--{name}-hidden", type=int_list, default=None,
                        help=f"{name} hidden widths, e.g. 512,256 (default: 9,6,3,1 x style size as in the paper)")
+    a.add_argument("--init-uvgen", type=Path, help="start the UV generator from this trained one (uvgen.safetensors, "
+                   "e.g. an earlier run's bundle) to fine-tune it")
     b = a.add_argument_group("bundle")
     b.add_argument("--bundle-id", default="styleface-trained", help="the bundle's id (default styleface-trained)")
     b.add_argument("--bundle-name", default="", help="a human-readable name")
@@ -64,7 +66,7 @@ def options(args: argparse.Namespace, generator_options: dict):
         svm_count=args.svm_count, svm=args.svm, f3d_hidden=args.f3d_hidden, fyaw_hidden=args.fyaw_hidden,
         f3d_loop=_loop(args.f3d_epochs, args.f3d_batch_size, args.f3d_lr, args.seed),
         fyaw_loop=_loop(args.fyaw_epochs, args.fyaw_batch_size, args.fyaw_lr, args.seed),
-        uvgen=uvgen_config(args), bundle_id=args.bundle_id, bundle_name=args.bundle_name, device=args.device,
+        uvgen=uvgen_config(args), init_uvgen=args.init_uvgen, bundle_id=args.bundle_id, bundle_name=args.bundle_name, device=args.device,
         seed=args.seed, progress=not args.quiet)
 
 

@@ -47,6 +47,7 @@ class AllOptions:
     f3d_hidden: tuple[int, ...] | None = None   # None: the paper's widths (9,6,3,1 x style size)
     fyaw_hidden: tuple[int, ...] | None = None
     uvgen: Any = None                      # a UVGenConfig (None: its defaults)
+    init_uvgen: Path | None = None         # start the UV generator from this trained one (fine-tuning)
     bundle_id: str = "styleface-trained"
     bundle_name: str = ""
     device: str = "cpu"
@@ -165,7 +166,7 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
         cfg = replace(opts.uvgen or UVGenConfig(), device=opts.device, progress=opts.progress)
         return train_uvgen(UVGenOptions(out=out / "uvgen", f3d=out / "f3d", yaw=out / "fyaw", generator=handle,
                                         generator_options=opts.generator_options,
-                                        face_model=opts.face_model), cfg, log=log)
+                                        face_model=opts.face_model, init_uvgen=opts.init_uvgen), cfg, log=log)
 
     def export() -> None:
         from .export import ExportOptions, export_bundle

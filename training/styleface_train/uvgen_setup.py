@@ -43,6 +43,7 @@ class UVGenOptions:
     generator_options: dict[str, Any] = field(default_factory=dict)   # standin_* sizes
     discriminator: Path | None = None           # checkpoint whose 'd' initialises D (default: the generator's)
     face_model: str | None = None               # 'demo' or a path (default: the stand-in's, else demo)
+    init_uvgen: Path | None = None              # a trained UV generator to start G from (fine-tuning)
 
 
 @dataclass
@@ -123,10 +124,24 @@ def load_frozen(opts: UVGenOptions, cfg: UVGenConfig, device: torch.device) -> F
                   renderer.uv_mask, d_source, desc)
 
 
-def build_uvgen(frozen: Frozen, cfg: UVGenConfig) -> tuple[UVGenerator, str]:
-    """The UV generator: the 2D generator's trunk when it is a StyleGAN2 of size uv_size, else random."""
+def load_init_uvgen(path: Path, frozen: Frozen, cfg: UVGenConfig) -> UVGenerator:
+    """A trained UV generator to fine-tune; its size and style size must be this run's."""
+    path = Path(path)
+    net = load_network(path, UVGenerator, "uvgen.safetensors", "--init-uvgen")
+    if net.size != cfg.uv_size or net.style_dim != frozen.handle.style_dim:
+        raise StyleFaceError(f"--init-uvgen {path} is a {net.size} px UV generator for style size {net.style_dim}; this "
+                             f"run needs {cfg.uv_size} px and style size {frozen.handle.style_dim}")
+    return net
+
+
+def build_uvgen(frozen: Frozen, cfg: UVGenConfig, init: Path | None = None) -> tuple[UVGenerator, str]:
+    """The UV generator: ``init`` when given (its widths, not ``--channel-*``, apply); else the 2D
+    generator's trunk when it is a StyleGAN2 of size uv_size; else random."""
     gen = frozen.handle.module
-    if isinstance(gen, Generator) and gen.size == cfg.uv_size:
+    if init is not None:
+        uv = load_init_uvgen(init, frozen, cfg).cpu()
+        how = f"file {Path(init).name}"
+    elif isinstance(gen, Generator) and gen.size == cfg.uv_size:
         uv = UVGenerator.from_generator(gen, seed=cfg.seed).cpu()
         how = "2d"
     else:

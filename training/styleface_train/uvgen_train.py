@@ -127,7 +127,7 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
     frozen = load_frozen(opts, cfg, dev)
     cfg = cfg.with_uv_size(frozen.handle.n_latent)
     frozen.uv_mask = resized_mask(frozen.uv_mask, cfg.uv_size)
-    g, g_init = build_uvgen(frozen, cfg)
+    g, g_init = build_uvgen(frozen, cfg, opts.init_uvgen)
     d, d_init = build_discriminator(frozen, cfg)
     g, d = g.to(dev), d.to(dev)
     ema = copy.deepcopy(g).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
@@ -136,7 +136,8 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr, betas=betas)
     modules: dict[str, torch.nn.Module] = {"g": g, "d": d, **({"g_ema": ema} if ema is not None else {})}
     optimizers = {"g": opt_g, "d": opt_d}
-    identity = {"trainer": "uvgen", "config": cfg.identity(), **frozen.description}
+    identity = {"trainer": "uvgen", "config": cfg.identity(), **frozen.description,
+                **({"init_uvgen": state_digest({"g": g})["g"][:16]} if opts.init_uvgen is not None else {})}
 
     ckpt = out / CHECKPOINT
     if ctx.main:
