@@ -15,7 +15,7 @@ TINY = ["--count", "96", "--shard-size", "48", "--sample-batch", "48", "--svm-co
         "--f3d-epochs", "2", "--f3d-lr", "1e-3", "--fyaw-epochs", "2", "--f3d-hidden", "24,12", "--fyaw-hidden", "8",
         "--steps", "2", "--batch-size", "2", "--channel-max", "16", "--channel-multiplier", "1",
         "--perceptual", "random", "--image-every", "0", "--val-batches", "1", "--n-critic", "2",
-        "--d-reg-every", "2", "--max-yaw", "0", "--bundle-id", "toy-all"]
+        "--d-reg-every", "2", "--max-yaw", "0", "--bundle-id", "toy-all", "--bundle-description", "a toy"]
 
 
 def test_all_runs_every_stage_then_skips_them(tmp_path, toy_npz):
@@ -28,6 +28,7 @@ def test_all_runs_every_stage_then_skips_them(tmp_path, toy_npz):
     assert list(report) == ["sample", "f3d", "yaw-direction", "fyaw", "uvgen", "export"]  # truth: no fit stage
     assert report["uvgen"]["result"]["steps"] == 2
     assert json.loads((bundle / "f3d.json").read_text())["kwargs"]["hidden"] == [24, 12]
+    assert json.loads((bundle / "bundle.json").read_text())["description"] == "a toy"
     assert json.loads((bundle / "yaw.json").read_text())["kwargs"]["hidden"] == [8]
 
     faces = Pipeline.load(bundle, device="cpu").generate([0, 1], batch_size=2)

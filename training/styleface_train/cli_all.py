@@ -44,6 +44,7 @@ def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -
     b = a.add_argument_group("bundle")
     b.add_argument("--bundle-id", default="styleface-trained", help="the bundle's id (default styleface-trained)")
     b.add_argument("--bundle-name", default="", help="a human-readable name")
+    b.add_argument("--bundle-description", default="", help="what the bundle is, for its users (bundle.json)")
     add_training_arguments(a)
 
 
@@ -66,7 +67,8 @@ def options(args: argparse.Namespace, generator_options: dict):
         svm_count=args.svm_count, svm=args.svm, f3d_hidden=args.f3d_hidden, fyaw_hidden=args.fyaw_hidden,
         f3d_loop=_loop(args.f3d_epochs, args.f3d_batch_size, args.f3d_lr, args.seed),
         fyaw_loop=_loop(args.fyaw_epochs, args.fyaw_batch_size, args.fyaw_lr, args.seed),
-        uvgen=uvgen_config(args), init_uvgen=args.init_uvgen, bundle_id=args.bundle_id, bundle_name=args.bundle_name, device=args.device,
+        uvgen=uvgen_config(args), init_uvgen=args.init_uvgen, bundle_id=args.bundle_id, bundle_name=args.bundle_name,
+        bundle_description=args.bundle_description, device=args.device,
         seed=args.seed, progress=not args.quiet)
 
 

@@ -50,6 +50,7 @@ class AllOptions:
     init_uvgen: Path | None = None         # start the UV generator from this trained one (fine-tuning)
     bundle_id: str = "styleface-trained"
     bundle_name: str = ""
+    bundle_description: str = ""
     device: str = "cpu"
     seed: int = 0
     progress: bool = True
@@ -180,7 +181,8 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
             face_model = load_face_model(opts.face_model or "demo")
         export_bundle(handle, ExportOptions(out=out / "bundle", f3d=out / "f3d", yaw=out / "fyaw",
                                             uvgen=out / "uvgen", bundle_id=opts.bundle_id,
-                                            name=opts.bundle_name, provenance=provenance), face_model)
+                                            name=opts.bundle_name, description=opts.bundle_description,
+                                            provenance=provenance), face_model)
 
     stage("sample", sample)
     if coeffs == "fit":
