@@ -1,13 +1,14 @@
-"""Build the embedded interim demo bundle from the procedural stand-in by supervised distillation.
+"""Build the *distilled* demo bundle (v1) from the procedural stand-in by supervised distillation.
 
-The stand-in's truth is known, so until the paper's self-supervised UV-generator training (training
-part 2) produces the shipped bundle, the demo bundle's networks are fitted directly to that truth:
-F3D to the true coefficients (L1), the UV generator to the true diffuse and displacement maps (texel-
-weighted L1, see ``UVFit``), the yaw direction by a linear SVM on F3D's yaw predictions (the paper's
-recipe), Fyaw so that F3D(w + Fyaw(w) d) has the opposite yaw. The mapping network is the stand-in's
-own, copied exactly. Validation metrics, each next to its mean baseline, go into the provenance.
+The stand-in's truth is known, so its networks can be fitted directly to that truth: F3D to the true
+coefficients (L1), the UV generator to the true diffuse and displacement maps (texel-weighted L1, see
+``UVFit``), the yaw direction by a linear SVM on F3D's yaw predictions (the paper's recipe), Fyaw so that
+F3D(w + Fyaw(w) d) has the opposite yaw. The mapping network is the stand-in's own, copied exactly.
+Validation metrics, each next to its mean baseline, go into the provenance. It was the shipped default
+until the paper's self-supervised pipeline (``styleface-train all``) produced it (v2); it stays as a
+sharper-featured reference that is not the paper's method:
 
-    python -m styleface_train.demo_bundle --out backend/styleface/data/demo_bundle --force
+    python -m styleface_train.demo_bundle --out bundles/distilled
 
 takes about 40 minutes on one CPU thread (``--threads``, default 1: on small shared machines more
 threads made the small operations several times slower); the log gives the time per step early.
@@ -303,9 +304,8 @@ def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f
         command = " ".join(["python -m styleface_train.demo_bundle"] + sys.argv[1:])
     manifest = BundleManifest(
         id=DEMO_ID, name="StyleFace demo (procedural stand-in)",
-        description="Interim demo: networks distilled from the procedural StyleGAN2 stand-in's ground truth "
-                    "(supervised), on the procedural demo head. Not trained with the paper's self-supervised "
-                    "rendering loop yet.",
+        description="Distilled demo: networks fitted to the procedural StyleGAN2 stand-in's ground truth "
+                    "(supervised), on the procedural demo head; not the paper's self-supervised rendering loop.",
         face_model={"builtin": "demo"}, n_latent=n_latent, style_dim=style_dim, uv_resolution=uv.size,
         networks={}, truncation=0.8,
         provenance={"builder": "styleface_train.demo_bundle", "styleface": __version__,
