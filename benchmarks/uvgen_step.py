@@ -10,6 +10,10 @@ batch), so the mean of steps 0-4 is one full cycle (R1 is then every 80 steps, n
     OMP_NUM_THREADS=1 python benchmarks/uvgen_step.py --threads 1 --size 64 --batch 2
     OMP_NUM_THREADS=1 python benchmarks/uvgen_step.py --threads 1 --size 256 --batch 2 --steps 2 --paper-widths \
         --style-dim 512 --variants full
+    python benchmarks/uvgen_step.py --device cuda --size 128 --batch 32 --steps 10 --variants nolpips --ops
+
+``--ops`` then profiles one more step (a D + R1 + G step) and prints how many operators it launched and the
+ten with the most self time: on a GPU a step of many small operators is bound by launches, not FLOPs.
 """
 from __future__ import annotations
 
@@ -44,6 +48,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5, help="timed steps from step 0 (default 5)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed first step (saves time at 256 px)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--ops", action="store_true", help="profile one step of the last variant: operator count, top 10")
     p.add_argument("--paper-widths", action="store_true", help="channel multiplier 2, max 512 (default: 1, 128)")
     p.add_argument("--variants", default="full,nolpips,nosym",
                    help="full (LPIPS + symmetric view), nolpips, nosym (comma-separated)")
@@ -67,7 +73,7 @@ def main() -> None:
         for name in a.variants.split(","):
             opts = UVGenOptions(out=Path(tmp) / name, f3d=f3d, yaw=yaw, generator=handle)
             cfg = dict(batch_size=a.batch, image_every=0, val_batches=0, progress=False, max_yaw_deg=60.0,
-                       **widths, **variants[name])
+                       device=a.device, **widths, **variants[name])
             if first and not a.no_warmup:   # untimed: the first convolutions set up their kernels
                 train_uvgen(UVGenOptions(out=Path(tmp) / "warmup", f3d=f3d, yaw=yaw, generator=handle),
                             UVGenConfig(steps=1, **cfg), log=lambda m: None)
@@ -80,7 +86,34 @@ def main() -> None:
             report[name] = {"seconds": times, "mean": round(sum(times) / len(times), 3),
                             "cpu_seconds": cpu, "cpu_mean": round(sum(cpu) / len(cpu), 3)}
             print(json.dumps({name: report[name]}), flush=True)
+        if a.ops:
+            report["ops"] = profile_step(opts, UVGenConfig(steps=a.steps + 5, **cfg), a.steps)
     print(json.dumps(report, indent=1))
+
+
+def profile_step(opts: UVGenOptions, cfg: UVGenConfig, done: int) -> dict:
+    """Profile the run in ``opts`` resumed through its next D step (D on every 5th batch), minus the same
+    call with no steps left (set-up, loading, saving): operator calls and top self times per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cfg.device.startswith("cuda") else [])
+
+    def run(steps: int) -> dict:
+        with profile(activities=activities) as prof:
+            train_uvgen(opts, UVGenConfig(**{**cfg.to_json(), "steps": steps, "debug_nan_steps": ()}),
+                        log=lambda m: None)
+        return {e.key: (e.count, e.self_cpu_time_total) for e in prof.key_averages() if e.key.startswith("aten::")}
+
+    target = math.ceil((done + 1) / 5) * 5 + 1
+    base, full = run(done), run(target)
+    steps = target - done
+    per = {k: ((c - base.get(k, (0, 0))[0]) / steps, (t - base.get(k, (0, 0))[1]) / 1e3 / steps)
+           for k, (c, t) in full.items()}
+    top = sorted(per.items(), key=lambda kv: kv[1][1], reverse=True)[:10]
+    out = {"steps": steps, "aten_calls_per_step": round(sum(c for c, _ in per.values())),
+           "top_self_cpu_ms_per_step": {k: round(t, 2) for k, (_, t) in top}}
+    print(json.dumps({"ops": out}, indent=1), flush=True)
+    return out
 
 
 if __name__ == "__main__":
