@@ -129,8 +129,9 @@ def load_init_uvgen(path: Path, frozen: Frozen, cfg: UVGenConfig) -> UVGenerator
     path = Path(path)
     net = load_network(path, UVGenerator, "uvgen.safetensors", "--init-uvgen")
     if net.size != cfg.uv_size or net.style_dim != frozen.handle.style_dim:
-        raise StyleFaceError(f"--init-uvgen {path} is a {net.size} px UV generator for style size {net.style_dim}; this "
-                             f"run needs {cfg.uv_size} px and style size {frozen.handle.style_dim}")
+        raise StyleFaceError(f"--init-uvgen {path} is a {net.size} px UV generator for style size "
+                             f"{net.style_dim}; this run needs {cfg.uv_size} px and style size "
+                             f"{frozen.handle.style_dim}")
     return net
 
 
