@@ -12,8 +12,9 @@ batch), so the mean of steps 0-4 is one full cycle (R1 is then every 80 steps, n
         --style-dim 512 --variants full
     python benchmarks/uvgen_step.py --device cuda --size 128 --batch 32 --steps 10 --variants nolpips --ops
 
-``--ops`` then profiles one more step (a D + R1 + G step) and prints how many operators it launched and the
-ten with the most self time: on a GPU a step of many small operators is bound by launches, not FLOPs.
+``--ops`` then runs the last variant on through its next D step under the profiler and prints, per step,
+how many aten operators it called and the ten with the most self time: on a GPU a step of many small
+operators is bound by launches, not FLOPs.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -87,7 +89,7 @@ def main() -> None:
                             "cpu_seconds": cpu, "cpu_mean": round(sum(cpu) / len(cpu), 3)}
             print(json.dumps({name: report[name]}), flush=True)
         if a.ops:
-            report["ops"] = profile_step(opts, UVGenConfig(steps=a.steps + 5, **cfg), a.steps)
+            report["ops"] = profile_step(opts, UVGenConfig(**cfg), a.steps)
     print(json.dumps(report, indent=1))
 
 
@@ -100,8 +102,7 @@ def profile_step(opts: UVGenOptions, cfg: UVGenConfig, done: int) -> dict:
 
     def run(steps: int) -> dict:
         with profile(activities=activities) as prof:
-            train_uvgen(opts, UVGenConfig(**{**cfg.to_json(), "steps": steps, "debug_nan_steps": ()}),
-                        log=lambda m: None)
+            train_uvgen(opts, replace(cfg, steps=steps), log=lambda m: None)
         return {e.key: (e.count, e.self_cpu_time_total) for e in prof.key_averages() if e.key.startswith("aten::")}
 
     target = math.ceil((done + 1) / 5) * 5 + 1

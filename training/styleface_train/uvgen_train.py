@@ -185,12 +185,12 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
     seconds: list[float] = []
     cpu_seconds: list[float] = []      # process CPU time: steadier than wall time on a shared machine
     state.finished = state.step >= total
-    stopped_at: int | None = None       # the step at which --time-limit ended the run
+    stopped = False                     # --time-limit ended the run
     deadline = None if cfg.time_limit_min is None else time.monotonic() + 60 * cfg.time_limit_min
     try:
         while state.step < total:
             if deadline is not None and ctx.any_true(time.monotonic() > deadline):   # ranks stop together
-                stopped_at = state.step
+                stopped = True
                 log(f"uvgen: --time-limit {cfg.time_limit_min:g} min reached at step {state.step} of {total}")
                 break
             i = state.step
@@ -229,7 +229,7 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
                 time.sleep(cfg.step_delay)
             if state.step % cfg.checkpoint_every == 0 and state.step < total:
                 save()
-        if stopped_at is not None:
+        if stopped:
             save()
         elif not state.finished or not had_checkpoint:
             state.finished = True
@@ -241,7 +241,7 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
 
     final = ema if ema is not None else g
     metrics: dict[str, Any] = {"steps": state.step, "total_steps": total, "skipped_steps": state.skipped,
-                               **({"stopped_by_time_limit": True} if stopped_at is not None else {}),
+                               **({"stopped_by_time_limit": True} if stopped else {}),
                                "world_size": ctx.world, "batch_size": cfg.batch_size, "init": {"g": g_init, "d": d_init}}
     if seconds:
         metrics["seconds_per_step"] = sum(seconds) / len(seconds)
