@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from uvgenhelpers import parts_for, tiny_config, uvgen_standin
+from uvgenhelpers import parts_for, tiny_config, uvgen_options, uvgen_standin
 
-from styleface_train.generators import GeneratorHandle
-from styleface_train.uvgen_setup import UVGenOptions
 from styleface_train.uvgen_train import train_uvgen
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*starts from random weights"),
@@ -18,9 +16,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*starts from random weights"),
 def _train(tmp_path, toy_npz, toy_model, name, **kw):
     standin = uvgen_standin(toy_npz, toy_model)            # fresh: training moves it to the device
     f3d, yaw = parts_for(standin, tmp_path / "parts")
-    opts = UVGenOptions(out=tmp_path / name, f3d=f3d, yaw=yaw,
-                        generator=GeneratorHandle(standin, standin.config_dict(), True))
-    return train_uvgen(opts, tiny_config(**kw), log=lambda _m: None)
+    return train_uvgen(uvgen_options(tmp_path / name, standin, (f3d, yaw)), tiny_config(**kw), log=lambda _m: None)
 
 
 def test_cuda_step_matches_cpu(tmp_path, toy_npz, toy_model, no_tf32):

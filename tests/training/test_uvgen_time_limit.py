@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from styleface.errors import StyleFaceError
-from uvgenhelpers import parts_for, tiny_config, uvgen_standin
+from uvgenhelpers import parts_for, tiny_config, uvgen_options, uvgen_standin
 
 from styleface_train.checkpoint import read_checkpoint
-from styleface_train.generators import GeneratorHandle
-from styleface_train.uvgen_setup import UVGenOptions
 from styleface_train.uvgen_train import train_uvgen
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")
@@ -16,9 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")
 
 def test_time_limit_stops_writes_the_network_and_resumes(tmp_path, toy_npz, toy_model):
     standin = uvgen_standin(toy_npz, toy_model)
-    f3d, yaw = parts_for(standin, tmp_path / "parts")
-    opts = UVGenOptions(out=tmp_path / "run", f3d=f3d, yaw=yaw,
-                        generator=GeneratorHandle(standin, standin.config_dict(), True))
+    opts = uvgen_options(tmp_path / "run", standin, parts_for(standin, tmp_path / "parts"))
     lines: list[str] = []
     cfg = tiny_config(steps=1000, perceptual="none", step_delay=0.2, time_limit_min=0.01)   # 0.6 s
     m = train_uvgen(opts, cfg, log=lines.append)

@@ -13,11 +13,10 @@ from styleface.nets.io import load_model
 from styleface.nets.stylegan2 import Generator
 from styleface.nets.uvgen import UVGenerator
 from trainhelpers import main_cli
-from uvgenhelpers import cli_generator_args, parts_for, tiny_config, uvgen_standin
+from uvgenhelpers import cli_generator_args, parts_for, tiny_config, uvgen_options, uvgen_standin
 
 import styleface_train.uvgen_setup as uvgen_setup
 from styleface_train.checkpoint import read_checkpoint
-from styleface_train.generators import GeneratorHandle
 from styleface_train.modelfile import save_network
 from styleface_train.uvgen_setup import UVGenOptions
 from styleface_train.uvgen_train import train_uvgen
@@ -35,21 +34,16 @@ def parts(tmp_path_factory, standin8):
     return parts_for(standin8, tmp_path_factory.mktemp("parts"))
 
 
-def _opts(out, standin8, parts, yaw=True):
-    return UVGenOptions(out=out, f3d=parts[0], yaw=parts[1] if yaw else None,
-                        generator=GeneratorHandle(standin8, standin8.config_dict(), True))
-
-
 def _quiet(_msg: str) -> None:
     pass
 
 
 def test_training_learns_and_writes_its_outputs(tmp_path, standin8, parts):
     base = tiny_config(steps=0, val_batches=3, perceptual="none", ema_decay=0.0)
-    before = train_uvgen(_opts(tmp_path / "zero", standin8, parts), base, log=_quiet)
+    before = train_uvgen(uvgen_options(tmp_path / "zero", standin8, parts), base, log=_quiet)
     cfg = tiny_config(steps=20, val_batches=3, perceptual="none", ema_decay=0.0, image_every=10)
     out = tmp_path / "run"
-    m = train_uvgen(_opts(out, standin8, parts), cfg, log=_quiet)
+    m = train_uvgen(uvgen_options(out, standin8, parts), cfg, log=_quiet)
     assert m["steps"] == 20 and m["skipped_steps"] == 0 and m["init"] == {"g": "random", "d": "random"}
     assert all(torch.isfinite(torch.tensor(v)) for v in m["last"].values())
     for k in ("g_gan", "g_gan_sym", "photo", "photo_sym", "d_loss", "d_loss_sym", "r1", "r1_sym", "d_real", "d_fake"):
@@ -68,7 +62,7 @@ def test_training_learns_and_writes_its_outputs(tmp_path, standin8, parts):
     meta = read_checkpoint(out / "checkpoint.safetensors")[1]
     assert meta["counters"]["finished"] and meta["counters"]["step"] == 20
     # A finished run trains nothing more when rerun; more --steps (operational) continue it.
-    again = train_uvgen(_opts(out, standin8, parts), cfg, log=_quiet)
+    again = train_uvgen(uvgen_options(out, standin8, parts), cfg, log=_quiet)
     assert again["steps"] == 20 and "seconds_per_step" not in again
 
 
@@ -83,20 +77,21 @@ class _CountingRenderer(uvgen_setup.FaceRenderer):
 def test_lambda_mv_zero_skips_the_symmetric_view(tmp_path, standin8, parts, monkeypatch):
     monkeypatch.setattr(uvgen_setup, "FaceRenderer", _CountingRenderer)
     cfg = tiny_config(steps=2, lambda_mv=0.0, perceptual="none")
-    m = train_uvgen(_opts(tmp_path / "nosym", standin8, parts, yaw=False), cfg, log=_quiet)
+    m = train_uvgen(uvgen_options(tmp_path / "nosym", standin8, parts, yaw=False), cfg, log=_quiet)
     assert _CountingRenderer.calls == 2 + 1                # one render per step, one validation render
     assert not [k for k in m["last"] if k.endswith("_sym")]
     _CountingRenderer.calls = 0
-    m = train_uvgen(_opts(tmp_path / "sym", standin8, parts), tiny_config(steps=2, perceptual="none"), log=_quiet)
+    m = train_uvgen(uvgen_options(tmp_path / "sym", standin8, parts), tiny_config(steps=2, perceptual="none"),
+                    log=_quiet)
     assert _CountingRenderer.calls == 2 * 3 + 1            # both views and the weight map, per step
     assert {"photo_sym", "g_gan_sym", "d_loss_sym"} <= set(m["last"])
     with pytest.raises(StyleFaceError, match="needs --yaw"):
-        train_uvgen(_opts(tmp_path / "x", standin8, parts, yaw=False), tiny_config(), log=_quiet)
+        train_uvgen(uvgen_options(tmp_path / "x", standin8, parts, yaw=False), tiny_config(), log=_quiet)
 
 
 def test_lpips_gradient_visibility_and_uv_mode_run(tmp_path, standin8, parts):
     cfg = tiny_config(steps=2, perceptual="random", visibility="gradient", render_mode="uv")
-    m = train_uvgen(_opts(tmp_path / "run", standin8, parts), cfg, log=_quiet)
+    m = train_uvgen(uvgen_options(tmp_path / "run", standin8, parts), cfg, log=_quiet)
     assert m["last"]["lpips"] > 0 and m["last"]["lpips_sym"] > 0 and m["val_lpips"] > 0
     assert all(torch.isfinite(torch.tensor(v)) for v in m["last"].values())
 
@@ -104,36 +99,36 @@ def test_lpips_gradient_visibility_and_uv_mode_run(tmp_path, standin8, parts):
 def test_non_finite_loss_skips_the_step_then_stops(tmp_path, standin8, parts):
     lines: list[str] = []
     cfg = tiny_config(steps=2, perceptual="none", debug_nan_steps=(1,))
-    m = train_uvgen(_opts(tmp_path / "nan", standin8, parts), cfg, log=lines.append)
+    m = train_uvgen(uvgen_options(tmp_path / "nan", standin8, parts), cfg, log=lines.append)
     assert m["skipped_steps"] == 1
     assert "step 1: non-finite loss 'photo' (nan); step skipped" in lines
     # Step 1 (not a D step with n_critic 2) changed nothing: G, D, EMA and both Adam states are exactly
     # those after step 0.
-    train_uvgen(_opts(tmp_path / "one", standin8, parts), tiny_config(steps=1, perceptual="none"), log=_quiet)
+    train_uvgen(uvgen_options(tmp_path / "one", standin8, parts), tiny_config(steps=1, perceptual="none"), log=_quiet)
     a = read_checkpoint(tmp_path / "nan" / "checkpoint.safetensors")[0]
     b = read_checkpoint(tmp_path / "one" / "checkpoint.safetensors")[0]
     assert sorted(a) == sorted(b) and any(k.startswith("model/g_ema/") for k in b)
     assert all(torch.equal(a[k], b[k]) for k in b)
     two = tiny_config(steps=2, perceptual="none")
-    train_uvgen(_opts(tmp_path / "two", standin8, parts), two, log=_quiet)   # without NaN step 1 does train
+    train_uvgen(uvgen_options(tmp_path / "two", standin8, parts), two, log=_quiet)   # without NaN step 1 does train
     c = read_checkpoint(tmp_path / "two" / "checkpoint.safetensors")[0]
     assert not torch.equal(c["model/g/uv_conv.conv.weight"], b["model/g/uv_conv.conv.weight"])
     cfg = tiny_config(steps=5, perceptual="none", debug_nan_steps=(1, 2, 3), max_bad_steps=3)
     with pytest.raises(StyleFaceError, match="3 consecutive steps with non-finite losses"):
-        train_uvgen(_opts(tmp_path / "stop", standin8, parts), cfg, log=_quiet)
+        train_uvgen(uvgen_options(tmp_path / "stop", standin8, parts), cfg, log=_quiet)
 
 
 def test_checkpoint_of_another_configuration_is_refused(tmp_path, standin8, parts):
     out = tmp_path / "run"
-    train_uvgen(_opts(out, standin8, parts), tiny_config(steps=1, perceptual="none"), log=_quiet)
+    train_uvgen(uvgen_options(out, standin8, parts), tiny_config(steps=1, perceptual="none"), log=_quiet)
     with pytest.raises(StyleFaceError, match=r"belongs to a different run \(lambda_rec: 10.0 -> 5.0\)"):
-        train_uvgen(_opts(out, standin8, parts), tiny_config(steps=2, perceptual="none", lambda_rec=5.0),
+        train_uvgen(uvgen_options(out, standin8, parts), tiny_config(steps=2, perceptual="none", lambda_rec=5.0),
                     log=_quiet)
-    m = train_uvgen(_opts(out, standin8, parts), tiny_config(steps=2, perceptual="none", checkpoint_every=7),
+    m = train_uvgen(uvgen_options(out, standin8, parts), tiny_config(steps=2, perceptual="none", checkpoint_every=7),
                     log=_quiet)
     assert m["steps"] == 2
     with pytest.raises(StyleFaceError, match="--uv-size 64 reads 10 W\\+ rows, the generator makes 8"):
-        train_uvgen(_opts(tmp_path / "uv", standin8, parts), tiny_config(uv_size=64), log=_quiet)
+        train_uvgen(uvgen_options(tmp_path / "uv", standin8, parts), tiny_config(uv_size=64), log=_quiet)
 
 
 def test_cli_uvgen(tmp_path, toy_npz, standin8, parts):
@@ -188,9 +183,9 @@ def test_batches_are_a_pure_function_of_stream_and_step(standin8, parts):
 
 def test_init_uvgen_starts_from_a_trained_network(tmp_path, standin8, parts):
     first = tmp_path / "first"
-    train_uvgen(_opts(first, standin8, parts), tiny_config(steps=2, perceptual="none"), log=_quiet)
+    train_uvgen(uvgen_options(first, standin8, parts), tiny_config(steps=2, perceptual="none"), log=_quiet)
     trained = load_model(first / "uvgen.safetensors")
-    opts = _opts(tmp_path / "tune", standin8, parts)
+    opts = uvgen_options(tmp_path / "tune", standin8, parts)
     opts.init_uvgen = first / "uvgen.safetensors"
     # other widths on the command line do not matter: the file's network is fine-tuned
     m = train_uvgen(opts, tiny_config(steps=0, perceptual="none", channel_max=8, render_mode="uv"), log=_quiet)
@@ -199,12 +194,12 @@ def test_init_uvgen_starts_from_a_trained_network(tmp_path, standin8, parts):
     assert all(torch.equal(v, start[k]) for k, v in trained.state_dict().items())
     # resuming with another starting network is refused; a network of another size is refused
     other = tmp_path / "other"
-    train_uvgen(_opts(other, standin8, parts), tiny_config(steps=1, perceptual="none", seed=5), log=_quiet)
+    train_uvgen(uvgen_options(other, standin8, parts), tiny_config(steps=1, perceptual="none", seed=5), log=_quiet)
     opts.init_uvgen = other / "uvgen.safetensors"
     with pytest.raises(StyleFaceError, match="belongs to a different run"):
         train_uvgen(opts, tiny_config(steps=1, perceptual="none", channel_max=8, render_mode="uv"), log=_quiet)
     save_network(tmp_path / "small.safetensors", UVGenerator(16, style_dim=standin8.style_dim, n_mlp=1, channel_max=8))
-    opts = _opts(tmp_path / "bad", standin8, parts)
+    opts = uvgen_options(tmp_path / "bad", standin8, parts)
     opts.init_uvgen = tmp_path / "small.safetensors"
     with pytest.raises(StyleFaceError, match="is a 16 px UV generator .* this run needs 32 px"):
         train_uvgen(opts, tiny_config(steps=1, perceptual="none"), log=_quiet)

@@ -9,9 +9,11 @@ from styleface.nets.f3d import F3D
 from styleface.nets.yaw import YawSymmetry
 from trainhelpers import generator_args, small_config
 
+from styleface_train.generators import GeneratorHandle
 from styleface_train.modelfile import save_network
 from styleface_train.standin import StandInGenerator
 from styleface_train.uvgen_config import UVGenConfig
+from styleface_train.uvgen_setup import UVGenOptions
 
 
 def _wplus(standin: StandInGenerator, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -63,6 +65,13 @@ def parts_for(standin: StandInGenerator, folder: Path) -> tuple[Path, Path]:
 def uvgen_standin(toy_npz: Path, toy_model) -> StandInGenerator:
     """The toy stand-in with 8 W+ rows (a 32 px UV generator reads 8) and 32 px images."""
     return StandInGenerator(small_config(toy_npz, n_latent=8, image_size=32), model=toy_model).eval()
+
+
+def uvgen_options(out: Path, standin: StandInGenerator, parts: tuple[Path, Path], *, yaw: bool = True,
+                  **kw) -> UVGenOptions:
+    """Options of a run on an already loaded stand-in with the F3D / yaw symmetry of ``parts``."""
+    return UVGenOptions(out=out, f3d=parts[0], yaw=parts[1] if yaw else None,
+                        generator=GeneratorHandle(standin, standin.config_dict(), True), **kw)
 
 
 def cli_generator_args(toy_npz: Path) -> list[str]:
