@@ -176,10 +176,10 @@ def read_manifest(root: Path) -> BundleManifest:
 
 def _load_face_model(root: Path, m: BundleManifest) -> FaceModel:
     if "builtin" in m.face_model:
-        if m.face_model["builtin"] != "demo":
+        from .facemodel.store import BUILTIN_NAMES, builtin_face_model
+        if m.face_model["builtin"] not in BUILTIN_NAMES:
             raise StyleFaceError(f"{root}: unknown built-in face model '{m.face_model['builtin']}'")
-        from .facemodel.procedural import demo_face_model
-        return demo_face_model()
+        return builtin_face_model(m.face_model["builtin"])
     from .facemodel.store import load_face_model_npz
     path = root / m.face_model["embedded"]
     if not path.is_file():

@@ -45,7 +45,7 @@ class ProceduralSource(FaceSource):
         self.model = self.gen.model
 
     def describe(self) -> str:
-        return "the procedural demo head (no networks)"
+        return f"the {self.model.name} face model's prior with painted textures (no networks)"
 
     def generate(self, seeds: Sequence[int], truncation: float | None = None,
                  expression: dict[str, float] | None = None, expression_from_seed: int | None = None,

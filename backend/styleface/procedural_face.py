@@ -30,31 +30,76 @@ def parse_expression(text: str) -> dict[str, float]:
     return out
 
 
+def _has_arkit_names(model: FaceModel) -> bool:
+    return "jawOpen" in model.exp_names
+
+
+def expression_vector(model: FaceModel, expression: dict[str, float]) -> np.ndarray:
+    """Expression weights from {name: strength}: model names, ARKit names (browInnerUp drives both
+    sides) or original ICT names (eyeBlink_L)."""
+    from .facemodel.arkit import resolve_expression_name
+
+    exp = np.zeros(model.n_exp)
+    for name, strength in expression.items():
+        targets = resolve_expression_name(name, model.exp_names)
+        if not targets:
+            model.expression_index(name)  # raises with the list of known names
+        for t in targets:
+            exp[model.exp_names.index(t)] = strength
+    return exp
+
+
+# ARKit shapes a random face may wear; gaze and pupil shapes stay neutral.
+_RANDOM_EXCLUDE = ("eyeLook", "pupilDilate")
+
+
+def sparse_arkit_expression(names: tuple[str, ...], rng: np.random.Generator) -> np.ndarray:
+    """A plausible expression: 0-3 ARKit shapes (both sides of paired ones, nearly symmetric) at
+    moderate strength, everything else off."""
+    groups: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        if n.startswith(_RANDOM_EXCLUDE):
+            continue
+        base = n[:-4] if n.endswith("Left") else n[:-5] if n.endswith("Right") else n
+        groups.setdefault(base, []).append(i)
+    keys = sorted(groups)
+    exp = np.zeros(len(names))
+    k = int(rng.choice([0, 1, 1, 2, 2, 3]))
+    for g in rng.choice(len(keys), size=min(k, len(keys)), replace=False):
+        strength = rng.uniform(0.2, 0.8)
+        for i in groups[keys[g]]:
+            exp[i] = np.clip(strength + rng.normal(0, 0.05), 0, 1)
+    return exp
+
+
 class ProceduralFaceGenerator:
     """seed -> FaceAssets: identity, expression, pose and lighting coefficients drawn from the model's
     prior, textures painted procedurally. The face model is built once and kept."""
 
-    def __init__(self, model: FaceModel | None = None, texture_size: int = 256, id_sigma: float = 0.8,
+    def __init__(self, model: FaceModel | None = None, texture_size: int = 256, id_sigma: float | None = None,
                  exp_sigma: float = 0.3):
         if model is None:
-            from .facemodel.procedural import demo_face_model
-            model = demo_face_model()
+            from .facemodel.store import builtin_face_model
+            model = builtin_face_model("default")
         self.model = model
         self.texture_size = texture_size
-        self.id_sigma = id_sigma
+        self.arkit = _has_arkit_names(model)
+        # ICT's identity modes have an N(0, 1) prior; the procedural head's basis is pre-scaled to 0.8.
+        self.id_sigma = (1.0 if self.arkit else 0.8) if id_sigma is None else id_sigma
         self.exp_sigma = exp_sigma
 
     def coefficients(self, seed: int, expression: dict[str, float] | None = None) -> dict[str, np.ndarray]:
         m = self.model
         rng = np.random.default_rng([seed, 0x5F3D])
         idc = np.clip(rng.standard_normal(m.n_id) * self.id_sigma, -2.5, 2.5)
-        # Expressions are activations (jaw open, eye close, ...): non-negative, most of them off.
-        exp = np.clip(np.abs(rng.standard_normal(m.n_exp)) * self.exp_sigma, 0.0, 1.0)
-        exp *= rng.uniform(size=m.n_exp) < 0.35
+        if self.arkit:
+            exp = sparse_arkit_expression(m.exp_names, rng)
+        else:
+            # Expressions are activations (jaw open, eye close, ...): non-negative, most of them off.
+            exp = np.clip(np.abs(rng.standard_normal(m.n_exp)) * self.exp_sigma, 0.0, 1.0)
+            exp *= rng.uniform(size=m.n_exp) < 0.35
         if expression is not None:
-            exp = np.zeros(m.n_exp)
-            for name, strength in expression.items():
-                exp[m.expression_index(name)] = strength
+            exp = expression_vector(m, expression)
         rot = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.5, 0.5), rng.uniform(-0.08, 0.08)])
         gamma = np.zeros(27)
         gamma.reshape(3, 9)[:, 1:4] = rng.normal(0, 0.12, 3)  # one white-ish directional light

@@ -21,6 +21,9 @@ _HAIR = np.array([[0.08, 0.06, 0.05], [0.25, 0.16, 0.09], [0.55, 0.38, 0.22], [0
                   [0.45, 0.20, 0.10], [0.6, 0.6, 0.6]], np.float32)
 _IRIS = np.array([[0.25, 0.15, 0.08], [0.35, 0.45, 0.65], [0.35, 0.50, 0.30], [0.15, 0.10, 0.06]],
                  np.float32)
+_TEETH = np.array([0.85, 0.82, 0.72], np.float32)
+_GUMS = np.array([0.62, 0.24, 0.26], np.float32)
+_SOCKET = np.array([0.25, 0.08, 0.08], np.float32)
 
 
 @dataclass
@@ -146,6 +149,18 @@ def paint_diffuse(model: FaceModel, params: SkinParams, size: int = 256) -> np.n
                   _as_list(L.uv_regions.get("iris_centres") or L.uv_regions.get("eye_centres"))]
         iris = _discs(size, iris_c) * eyes
         img = img * (1 - iris[None]) + params.iris[:, None, None] * iris[None]
+        pupil_r = L.uv_regions.get("pupil_radius")
+        if pupil_r:
+            pupil = _discs(size, [(c[0], c[1], float(pupil_r)) for c in iris_c]) * eyes
+            img = img * (1 - pupil[None]) + 0.02 * pupil[None]
+    # Parts of whole-head models (ICT): teeth, gums and tongue, mouth/eye sockets, eyelashes.
+    for name, colour in (("teeth", _TEETH), ("gums", _GUMS), ("socket", _SOCKET)):
+        r = L.region(name)
+        if r.any():
+            img = img * (1 - r[None]) + colour[:, None, None] * r[None]
+    lashes = L.region("eyelashes")
+    if lashes.any():
+        img = img * (1 - lashes[None]) + 0.4 * params.hair[:, None, None] * lashes[None]
     if params.freckles > 0:
         f = (value_noise(rng, size, 96, 1) > 2.2 - params.freckles).astype(np.float32)
         f = ndimage.gaussian_filter(f, 0.7) * L.region("skin")

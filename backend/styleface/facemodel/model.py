@@ -13,6 +13,7 @@ import torch
 
 from ..errors import StyleFaceError
 from .coeffs import CoeffLayout
+from .topology import MeshTopology
 
 
 def build_point_buf(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -37,7 +38,9 @@ class FaceModel:
     mean_shape (N, 3); id_basis (N, 3, K_id); exp_basis (N, 3, K_exp); mean_albedo (N, 3) in [0, 1] or
     None; albedo_basis (N, 3, K_tex) or None; triangles (F, 3) counter-clockwise seen from outside;
     uvs (N, 2) in [0, 1] (v up); landmarks (68,) vertex ids; point_buf (N, M) adjacent faces padded with F;
-    uv_mask (H, W) bool (row 0 is v = 1) or None; exp_names names the leading expression components.
+    uv_mask (H, W) bool (row 0 is v = 1) or None; exp_names names the leading expression components;
+    topology (optional) holds the original polygons, parts and the welding of seam-split vertices
+    (:mod:`.topology`); without it :attr:`mesh_topology` is one triangle per polygon and one part.
     """
 
     name: str
@@ -53,6 +56,7 @@ class FaceModel:
     uv_mask: np.ndarray | None = None
     exp_names: tuple[str, ...] = ()
     metadata: dict = field(default_factory=dict)
+    topology: MeshTopology | None = None
 
     def __post_init__(self) -> None:
         self.mean_shape = np.ascontiguousarray(self.mean_shape, dtype=np.float32)
@@ -65,13 +69,34 @@ class FaceModel:
             self.mean_albedo = np.ascontiguousarray(self.mean_albedo, dtype=np.float32)
         if self.albedo_basis is not None:
             self.albedo_basis = np.ascontiguousarray(self.albedo_basis, dtype=np.float32)
+        if self.topology is not None:
+            self.topology.validate(self.n_vertices, f"face model '{self.name}'")
         if self.point_buf is None:
-            self.point_buf = build_point_buf(self.triangles, self.n_vertices)
+            self.point_buf = self._build_point_buf()
         self.point_buf = np.ascontiguousarray(self.point_buf, dtype=np.int64)
         if self.uv_mask is not None:
             self.uv_mask = np.asarray(self.uv_mask).astype(bool)
         self.exp_names = tuple(self.exp_names)
         self.validate()
+
+    def _build_point_buf(self) -> np.ndarray:
+        """Adjacent triangles per vertex; split seam vertices share their welded vertex's triangles, so
+        normals stay smooth across UV seams."""
+        t = self.topology
+        if t is None or t.n_welded == self.n_vertices:
+            return build_point_buf(self.triangles, self.n_vertices)
+        return build_point_buf(t.source_vertex[self.triangles], t.n_welded)[t.source_vertex]
+
+    @property
+    def mesh_topology(self) -> MeshTopology:
+        """The polygons/parts/welding of this model (a trivial one for triangle-only models)."""
+        if self.topology is not None:
+            return self.topology
+        cached = self.__dict__.get("_trivial_topology")
+        if cached is None:
+            cached = self.__dict__["_trivial_topology"] = MeshTopology.from_triangles(self.triangles,
+                                                                                      self.n_vertices)
+        return cached
 
     # -- sizes -----------------------------------------------------------------------------------
     @property
