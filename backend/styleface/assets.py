@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import StyleFaceError
+from .rig import FaceRig
 
 DISPLACEMENT_MODES = ("generalized-xyz", "normal")
 ASSETS_FORMAT = "styleface-assets"
@@ -136,8 +137,10 @@ class FaceAssets:
     uvs (N, 2) float32 in [0, 1], v up; diffuse (3, H, W) float32 in [0, 1]; displacement (C, H, W)
     float32 in [-1, 1] with C = 3 ('generalized-xyz') or 1 ('normal'); coefficients: named groups in
     layout order (1-D float32 each); stylecode (n_latent, style_dim) or None; seed int or None;
-    provenance: JSON-able dict (bundle id, versions, options). Construction converts dtypes and
-    validates, so a FaceAssets that exists is consistent; call ``validate()`` again after mutating it.
+    provenance: JSON-able dict (bundle id, versions, options); rig: polygons, parts, welding and
+    expression shapes of the artist mesh (:class:`~styleface.rig.FaceRig`) or None (triangles only).
+    Construction converts dtypes and validates, so a FaceAssets that exists is consistent; call
+    ``validate()`` again after mutating it.
     """
 
     vertices: np.ndarray
@@ -150,6 +153,7 @@ class FaceAssets:
     stylecode: np.ndarray | None = None
     seed: int | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    rig: "FaceRig | None" = None
 
     def __post_init__(self) -> None:
         self.vertices = _array(self.vertices, np.float32, "vertices")
@@ -260,6 +264,9 @@ class FaceAssets:
             json.dumps(self.provenance, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise StyleFaceError(f"face assets: provenance must be JSON-serialisable ({e})") from None
+        if self.rig is not None:
+            need(isinstance(self.rig, FaceRig), "rig must be a FaceRig or None")
+            self.rig.validate(self.n_vertices)
 
     # -- geometry ------------------------------------------------------------------------------
     def normals(self) -> np.ndarray:
@@ -290,6 +297,10 @@ class FaceAssets:
         }
         if self.stylecode is not None:
             arrays["stylecode"] = self.stylecode
+        rig_meta = None
+        if self.rig is not None:
+            rig_arrays, rig_meta = self.rig.to_arrays()
+            arrays.update(rig_arrays)
         meta = {
             "format": ASSETS_FORMAT,
             "version": ASSETS_FORMAT_VERSION,
@@ -298,6 +309,8 @@ class FaceAssets:
             "seed": self.seed,
             "provenance": self.provenance,
         }
+        if rig_meta is not None:
+            meta["rig"] = rig_meta
         return arrays, meta
 
     @classmethod
@@ -322,4 +335,5 @@ class FaceAssets:
             displacement_info=DisplacementInfo.from_dict(meta.get("displacement", {})),
             coefficients=coeffs, stylecode=arrays.get("stylecode"), seed=meta.get("seed"),
             provenance=dict(meta.get("provenance", {})),
+            rig=FaceRig.from_arrays(arrays, meta.get("rig") or {}),
         )

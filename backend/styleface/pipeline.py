@@ -16,6 +16,7 @@ from . import __version__
 from .assets import DisplacementInfo, FaceAssets
 from .bundle import Bundle, open_bundle
 from .errors import StyleFaceError
+from .rig import FaceRig
 from .facemodel.coeffs import Coeffs
 from .geometry import face_shape
 
@@ -163,6 +164,7 @@ class Pipeline:
         c = c.replace(exp=exp, rot=rot, gamma=gamma)
         provenance = {"bundle": self.bundle.id, "styleface": __version__, "device": str(self.device),
                       "options": {k: v for k, v in o.__dict__.items() if v is not None and not callable(v)}}
+        rig = FaceRig.from_model(self.model) if self.model.topology is not None else None
         faces = []
         for i in range(wp.shape[0]):
             groups = {k: getattr(c, k)[i].float().cpu().numpy() for k in self.layout.sizes()}
@@ -171,7 +173,8 @@ class Pipeline:
                 diffuse=diffuse[i].float().clamp(0, 1).cpu().numpy(),
                 displacement=disp[i].float().clamp(-1, 1).cpu().numpy(), displacement_info=info,
                 coefficients=groups, stylecode=wp[i].float().cpu().numpy(),
-                seed=None if seeds is None else int(seeds[i]), provenance=_jsonable(provenance)))
+                seed=None if seeds is None else int(seeds[i]), provenance=_jsonable(provenance),
+                rig=rig))
         return faces
 
     def _fixed(self, values: Sequence[float], n: int, what: str) -> torch.Tensor:
@@ -187,9 +190,9 @@ class Pipeline:
             exp = exp.expand_as(c.exp)
         if o.expression is not None:
             if isinstance(o.expression, Mapping):
-                e = torch.zeros(1, self.layout.n_exp, device=self.device)
-                for name, strength in o.expression.items():
-                    e[0, self.model.expression_index(str(name))] = float(strength)
+                from .procedural_face import expression_vector  # ARKit / ICT / procedural names
+                vec = expression_vector(self.model, {str(k): float(v) for k, v in o.expression.items()})
+                e = torch.as_tensor(vec, dtype=torch.float32, device=self.device).view(1, -1)
             else:
                 e = self._fixed(o.expression, self.layout.n_exp, "expression")
             exp = e.expand_as(c.exp)

@@ -11,6 +11,7 @@ from .assets import DisplacementInfo, FaceAssets
 from .errors import StyleFaceError
 from .facemodel.model import FaceModel
 from .geometry import face_shape
+from .rig import FaceRig
 from .texture import paint_diffuse, paint_displacement, random_skin
 
 
@@ -123,4 +124,5 @@ class ProceduralFaceGenerator:
             coefficients=coeffs, stylecode=None, seed=int(seed),
             provenance={"generator": "procedural", "face_model": m.name, "styleface": __version__,
                         "texture_size": self.texture_size},
+            rig=FaceRig.from_model(m) if m.topology is not None else None,
         )
