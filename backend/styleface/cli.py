@@ -73,6 +73,13 @@ def _build_parser() -> argparse.ArgumentParser:
     isg.add_argument("--out", type=Path, required=True, help="folder for generator2d/discriminator files")
     isg.add_argument("--force", action="store_true", help="overwrite files in --out")
 
+    ifm = sub.add_parser("import-facemodel", help="convert a face model's original files to a StyleFace face model")
+    ifm.add_argument("kind", choices=["ict-facekit"], help="ict-facekit: ICT-FaceKit's FaceXModel/ folder")
+    ifm.add_argument("folder", type=Path, help="the FaceXModel/ folder (or the ICT-FaceKit checkout holding it)")
+    ifm.add_argument("--out", type=Path, required=True, help="face model file to write (.npz)")
+    ifm.add_argument("--force", action="store_true", help="overwrite --out")
+    ifm.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("info", help="print what is installed and found")
     return p
 
@@ -169,6 +176,16 @@ def _cmd_import_stylegan2(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_facemodel(args: argparse.Namespace) -> int:
+    from .facemodel.ict_import import import_ict_facekit
+
+    out, model = import_ict_facekit(args.folder, args.out, overwrite=args.force, progress=not args.quiet)
+    t = model.mesh_topology
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {t.n_welded} vertices, {t.n_polygons} polygons, "
+          f"parts {', '.join(t.part_names)}; {model.n_id} identity modes, {model.n_exp} expressions")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import collect_info
 
@@ -185,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return {"generate": _cmd_generate, "info": _cmd_info, "import-official": _cmd_import_official,
-                "import-stylegan2": _cmd_import_stylegan2}[args.command](args)
+                "import-stylegan2": _cmd_import_stylegan2, "import-facemodel": _cmd_import_facemodel}[args.command](args)
     except StyleFaceError as e:
         print(f"styleface: error: {e}", file=sys.stderr)
         return 2
