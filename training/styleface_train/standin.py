@@ -22,6 +22,7 @@ from styleface.facemodel.model import FaceModel
 from styleface.geometry import euler_rotation, rigid_transform
 from styleface.render.face import FaceRenderer
 
+from .standin_head import HEAD_FACTORS, HeadTextureBank, expression_groups, sparse_expression
 from .standin_latent import LatentSpace
 from .standin_texture import TEXTURE_FACTORS, TextureBank
 
@@ -45,7 +46,7 @@ class StandInConfig:
     id_sigma: float = 0.8
     exp_sigma: float = 0.3
     antialias: int = 1  # render at antialias x size and average down
-    face_model: str = "demo"  # 'demo' or a path that styleface.facemodel.load_face_model reads
+    face_model: str = "demo"  # a built-in name ('demo', 'ict', ...) or a path load_face_model reads
 
     def __post_init__(self) -> None:
         if self.style_dim < 8 or self.n_latent < 1:
@@ -72,8 +73,16 @@ class StandInGenerator(torch.nn.Module):
                    "id": ("pose", model.n_id), "exp": ("expression", model.n_exp),
                    "light": ("appearance", 9), "tint": ("appearance", 3), "background": ("appearance", 9)}
         factors.update({k: ("appearance", n) for k, n in TEXTURE_FACTORS.items()})
+        # A whole head with ARKit expressions (ICT) gets its own world: sparse expressions, wider looks.
+        self.whole_head = "jawOpen" in model.exp_names
+        if self.whole_head:
+            factors.update({k: ("appearance", n) for k, n in HEAD_FACTORS.items()})
+            lead, active = expression_groups(model.exp_names)
+            self.register_buffer("exp_lead", lead, persistent=False)
+            self.register_buffer("exp_active", active, persistent=False)
         self.latent = LatentSpace(c.style_dim, c.n_latent, factors, c.seed, c.n_mlp)
-        self.textures = TextureBank(model, c.texture_size, c.seed)
+        bank = HeadTextureBank if self.whole_head else TextureBank
+        self.textures = bank(model, c.texture_size, c.seed)
         self.camera = PinholeCamera(image_size=c.image_size)
         self.renderer = FaceRenderer(model, PinholeCamera(image_size=c.image_size * c.antialias),
                                      mode="vertex", displacement_scale=DISPLACEMENT_SCALE)
@@ -128,7 +137,10 @@ class StandInGenerator(torch.nn.Module):
         pitch = c.pitch_deg_per_sigma * deg * f["pitch"]
         roll = c.roll_deg_per_sigma * deg * f["roll"]
         ids = 2.5 * torch.tanh(c.id_sigma * f["id"] / 2.5)
-        exp = torch.tanh(c.exp_sigma * f["exp"])
+        if self.whole_head:
+            exp = sparse_expression(f["exp"], self.exp_lead, self.exp_active)
+        else:
+            exp = torch.tanh(c.exp_sigma * f["exp"])
         trans = f["trans"] * f["trans"].new_tensor([0.03, 0.03, 0.08])
         g = f["light"].new_zeros(b, 3, 9)
         band = f["light"] * f["light"].new_tensor([0.07, 0.14, 0.10, 0.22, 0.04, 0.04, 0.05, 0.04, 0.04])

@@ -93,9 +93,19 @@ def ict_regions(model: FaceModel) -> dict[str, np.ndarray]:
           (z < lm[0, 2] + 0.05) & (z > lm[0, 2] - 0.7)
     out["ears"] = ear * skin
     out["scalp"] = _smooth((y - hair_y) / 0.08) * skin * (1 - out["ears"])
+    # A receding hairline: the front of the hairline 0.25 dm higher, temples cleared (mixed by the stand-in).
+    out["scalp_receded"] = out["scalp"] * _smooth((y - (hair_y + 0.25 * front)) / 0.08)
+    # Beard area: upper lip, chin, jaw and lower cheeks, down the throat a little; not the lips.
+    order = np.argsort(lm[0:17, 0])
+    jaw_line = np.interp(x, lm[0:17, 0][order], lm[0:17, 1][order])
+    under_nose = _smooth((lm[33, 1] - 0.02 - y) / 0.05)
+    low_cheek = _smooth((np.abs(x) - 0.0) / 0.05) * _smooth(((lm[33, 1] + lm[48, 1]) / 2 + 0.1 - y) / 0.12)
+    beard = np.maximum(under_nose * _smooth((0.32 - np.abs(x)) / 0.06), low_cheek) * front
+    beard *= _smooth((y - (jaw_line - 0.35)) / 0.1)  # fades out under the jaw
     out["forehead"] = (_smooth((y - (brow_y + 0.1)) / 0.05) * (1 - out["scalp"]) * front * skin
                        * (np.abs(x) < 0.55))
     out["neck"] = _smooth((lm[8, 1] - 0.05 - y) / 0.1) * skin * (1 - out["scalp"])
+    out["beard"] = np.clip(beard, 0, 1) * skin * (1 - _smooth(out["lips"] * 3)) * (1 - out["ears"])
     out["face"] = front * skin * (1 - out["scalp"]) * (1 - out["neck"]) * (1 - out["socket"])
     out["skin"] = skin * (1 - out["socket"])
     # Parts that label themselves.
