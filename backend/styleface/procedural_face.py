@@ -104,7 +104,8 @@ class ProceduralFaceGenerator:
         rot = np.array([rng.uniform(-0.15, 0.15), rng.uniform(-0.5, 0.5), rng.uniform(-0.08, 0.08)])
         gamma = np.zeros(27)
         gamma.reshape(3, 9)[:, 1:4] = rng.normal(0, 0.12, 3)  # one white-ish directional light
-        gamma.reshape(3, 9)[:, 0] += rng.normal(0, 0.05, 3)
+        # Coloured ambient light; whole-head (ICT) faces keep it near white so skin tones read true.
+        gamma.reshape(3, 9)[:, 0] += rng.normal(0, 0.015 if self.arkit else 0.05, 3)
         tex = np.zeros(m.n_tex)
         return {"id": idc, "exp": exp, "tex": tex, "rot": rot, "gamma": gamma, "trans": np.zeros(3)}
 
