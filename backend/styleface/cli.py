@@ -35,7 +35,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
-    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--device", type=C.device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--batch-size", type=C.BATCH_SIZE, default=8, help="faces per network batch (default 8)")
     g.add_argument("--truncation", type=C.TRUNCATION, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),

@@ -47,6 +47,15 @@ def finite_float(lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def device(text: str) -> str:
+    """argparse type: auto, cpu, mps, cuda or cuda:N (availability is checked when a bundle loads)."""
+    t = text.strip().lower()
+    if t in ("auto", "cpu", "mps", "cuda") or (t.startswith("cuda:") and t[5:].isascii() and t[5:].isdigit()
+                                                and len(t) <= 8):
+        return t
+    raise argparse.ArgumentTypeError(f"unknown device '{text[:40]}': use auto, cpu, cuda, cuda:N or mps")
+
+
 SEED = ascii_int(0, L.MAX_SEED)
 COUNT = ascii_int(1, L.MAX_SEEDS_PER_RUN)
 BATCH_SIZE = ascii_int(1, L.MAX_BATCH_SIZE)
