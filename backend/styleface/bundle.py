@@ -147,16 +147,13 @@ def _safe_extract(zip_path: Path) -> tuple[Path, tempfile.TemporaryDirectory]:
     tmp = tempfile.TemporaryDirectory(prefix="styleface-bundle-")
     root = Path(tmp.name).resolve()
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            for info in zf.infolist():
-                target = (root / info.filename).resolve()
-                if root not in target.parents and target != root:
-                    raise StyleFaceError(f"{zip_path}: refusing unsafe path '{info.filename}' in the zip")
-            zf.extractall(root)
-    except zipfile.BadZipFile:
+        from .bundle_zip import safe_extract
+
+        safe_extract(zip_path, root)
+    except BaseException:
         tmp.cleanup()
-        raise StyleFaceError(f"{zip_path}: not a valid zip file") from None
-    manifests = list(root.rglob(MANIFEST))
+        raise
+    manifests = [m for m in root.rglob(MANIFEST) if m.is_file() and not m.is_symlink()]
     if not manifests:
         tmp.cleanup()
         raise StyleFaceError(f"{zip_path}: the zip holds no {MANIFEST}")
@@ -167,11 +164,10 @@ def read_manifest(root: Path) -> BundleManifest:
     path = root / MANIFEST
     if not path.is_file():
         raise StyleFaceError(f"{root}: not a bundle ({MANIFEST} not found)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StyleFaceError(f"{path}: not valid JSON ({e.__class__.__name__})") from None
-    return BundleManifest.from_json(data, str(path))
+    from .bundle_schema import inside, read_manifest_json
+
+    inside(root, MANIFEST, str(root), "the manifest")
+    return BundleManifest.from_json(read_manifest_json(path), str(path))
 
 
 def _load_face_model(root: Path, m: BundleManifest) -> FaceModel:
@@ -180,8 +176,9 @@ def _load_face_model(root: Path, m: BundleManifest) -> FaceModel:
         if m.face_model["builtin"] not in BUILTIN_NAMES:
             raise StyleFaceError(f"{root}: unknown built-in face model '{m.face_model['builtin']}'")
         return builtin_face_model(m.face_model["builtin"])
+    from .bundle_schema import inside
     from .facemodel.store import load_face_model_npz
-    path = root / m.face_model["embedded"]
+    path = inside(root, m.face_model["embedded"], str(root / MANIFEST), "face_model.embedded")
     if not path.is_file():
         raise StyleFaceError(f"{root}: embedded face model '{m.face_model['embedded']}' not found")
     return load_face_model_npz(path)
@@ -238,8 +235,12 @@ def open_bundle(path: str | os.PathLike[str] | None = None, device: str | None =
     dev = resolve_device(device)
     face_model = _load_face_model(root, manifest)
     nets: dict[str, Any] = {}
+    from .bundle_schema import inside
+
     for role, stem in manifest.networks.items():
-        net = load_model(root / stem, device=dev)
+        for suffix in (".json", ".safetensors"):  # both files of the stem, after symlinks
+            inside(root, stem + suffix, str(root / MANIFEST), f"networks.{role}")
+        net = load_model(inside(root, stem, str(root / MANIFEST), f"networks.{role}"), device=dev)
         net.eval().requires_grad_(False)
         nets[role] = net
     _check_shapes(root, manifest, face_model, nets)

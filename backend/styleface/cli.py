@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from . import cli_checks as C
 from .errors import StyleFaceError
 
 FORMATS = ("obj", "glb", "exr", "png16", "json")
+CONTACT_SHEET_MAX = 64  # faces on contact_sheet.png (a big run keeps only these in memory)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,28 +28,28 @@ def _build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="generate textured 3D faces and export them")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--seed", type=int, help="first seed (with --count)")
+    src.add_argument("--seed", type=C.SEED, help="first seed (with --count)")
     src.add_argument("--seeds", help="seed list such as 0-99 or 3,7,10-12")
-    g.add_argument("--count", type=int, default=1, help="number of faces from --seed on (default 1)")
+    g.add_argument("--count", type=C.COUNT, default=1, help="number of faces from --seed on (default 1)")
     g.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
-    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    g.add_argument("--batch-size", type=int, default=8, help="faces per network batch (default 8)")
-    g.add_argument("--truncation", type=float, default=None, help="truncation psi (default: the bundle's)")
+    g.add_argument("--device", type=C.device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--batch-size", type=C.BATCH_SIZE, default=8, help="faces per network batch (default 8)")
+    g.add_argument("--truncation", type=C.TRUNCATION, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),
                    help=f"comma list of {', '.join(FORMATS)} (default all)")
-    g.add_argument("--texture-size", type=int, default=256,
-                   help="UV map size for --bundle procedural (default 256)")
+    g.add_argument("--texture-size", type=C.TEXTURE_SIZE, default=256,
+                   help="UV map size for --bundle procedural (default 256, at most 2048)")
     g.add_argument("--bake-displacement", action="store_true",
                    help="also move exported vertices by the displacement map")
     g.add_argument("--expression", default=None,
                    help="named expression presets with optional strengths, e.g. smile_left=0.8,brow_raise")
-    g.add_argument("--expression-from-seed", type=int, default=None,
+    g.add_argument("--expression-from-seed", type=C.SEED, default=None,
                    help="use the expression of this seed's face")
-    g.add_argument("--expression-strength", type=float, default=1.0, help="scale the expression (default 1)")
-    g.add_argument("--displacement-strength", type=float, default=1.0,
+    g.add_argument("--expression-strength", type=C.EXPRESSION_STRENGTH, default=1.0, help="scale the expression (default 1)")
+    g.add_argument("--displacement-strength", type=C.DISPLACEMENT_STRENGTH, default=1.0,
                    help="scale the displacement (default 1)")
     g.add_argument("--no-contact-sheet", action="store_true",
                    help="skip contact_sheet.png (all faces at 0 and 45 degrees yaw)")
@@ -55,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="also write 2D StyleGAN2 images at these yaws in degrees, e.g. --reference-yaws=-30,0,30 "
                         "(bundles with a 2D generator)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--overwrite", action="store_true",
+                   help="rewrite faces that are already complete in --out (default: skip them, so an "
+                        "interrupted batch resumes)")
 
     io = sub.add_parser("import-official", help="build a bundle from the official StyleFaceUV release files")
     io.add_argument("checkpoint", type=Path, help="full-model Lightning checkpoint (epoch=24-step=74624.ckpt)")
@@ -92,15 +97,16 @@ def _parse_formats(text: str) -> tuple[str, ...]:
     return fmts
 
 
-def _seed_list(args: argparse.Namespace) -> list[int]:
-    from .seeds import parse_seeds
+def _seed_list(args: argparse.Namespace):
+    """The seeds as lazy ranges (never a list: --seeds 0-9999999 must not allocate them all)."""
+    from .seeds import parse_seed_ranges
 
     if args.seeds is not None:
-        return parse_seeds(args.seeds)
+        return parse_seed_ranges(args.seeds)
     if args.count < 1:
         raise StyleFaceError("--count must be at least 1")
     start = 0 if args.seed is None else args.seed
-    return parse_seeds(f"{start}-{start + args.count - 1}")
+    return parse_seed_ranges(f"{start}-{start + args.count - 1}")
 
 
 def _float_list(text: str, what: str) -> list[float]:
@@ -115,20 +121,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     seeds = _seed_list(args)
     formats = _parse_formats(args.formats)
-    if not 16 <= args.texture_size <= 4096:
-        raise StyleFaceError("--texture-size must be between 16 and 4096")
-    if args.batch_size < 1:
-        raise StyleFaceError("--batch-size must be at least 1")
-    ref_yaws = _float_list(args.reference_yaws, "--reference-yaws") if args.reference_yaws else None
+    from .limits import check_expression, check_memory
+
+    ref_yaws = C.check_yaws(_float_list(args.reference_yaws, "--reference-yaws")) if args.reference_yaws else None
     from .procedural_face import parse_expression
 
-    expression = parse_expression(args.expression) if args.expression else None
+    expression = check_expression(parse_expression(args.expression), "--expression") if args.expression else None
+    check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "--batch-size")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StyleFaceError(f"cannot create output folder {args.out}: {e.strerror}") from None
 
-    from .export import export_face
+    from .export import export_face, face_is_complete
     from .generation import open_generator
 
     gen = open_generator(args.bundle, device=args.device, texture_size=args.texture_size)
@@ -137,24 +142,33 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                "expression_strength": args.expression_strength,
                "displacement_strength": args.displacement_strength}
     t0 = time.perf_counter()
-    faces = []
+    faces = []  # for the contact sheet: the first CONTACT_SHEET_MAX faces written
+    skipped = 0
     bar = progress(range(len(seeds)), desc="faces", disable=args.quiet or len(seeds) < 2)
     it = iter(bar)
-    for start in range(0, len(seeds), args.batch_size):
-        chunk = seeds[start:start + args.batch_size]
-        for seed, assets in zip(chunk, gen.generate(chunk, **options)):
+    for chunk in seeds.batches(args.batch_size):
+        resumable = not args.overwrite and "json" in formats  # completeness needs the sidecar
+        todo = [s for s in chunk if not face_is_complete(args.out, f"face_{s:06d}", formats)] if resumable else chunk
+        skipped += len(chunk) - len(todo)
+        for _ in range(len(chunk) - len(todo)):
+            next(it, None)
+        if not todo:
+            continue
+        for seed, assets in zip(todo, gen.generate(todo, **options)):
             export_face(assets, args.out, f"face_{seed:06d}", formats=formats,
                         bake_displacement=args.bake_displacement)
-            faces.append(assets)
+            if len(faces) < CONTACT_SHEET_MAX:
+                faces.append(assets)
             next(it, None)
         if ref_yaws:
-            gen.write_reference_images(chunk, ref_yaws, args.out, truncation=args.truncation)
+            gen.write_reference_images(todo, ref_yaws, args.out, truncation=args.truncation)
     next(it, None)
-    if not args.no_contact_sheet:
+    if not args.no_contact_sheet and faces:
         gen.write_contact_sheet(faces, args.out / "contact_sheet.png")
     if not args.quiet:
-        print(f"wrote {len(seeds)} face(s) from {gen.describe()} to {args.out}/ "
-              f"in {time.perf_counter() - t0:.1f} s")
+        note = f" (skipped {skipped} complete face(s); --overwrite rewrites them)" if skipped else ""
+        print(f"wrote {len(seeds) - skipped} face(s) from {gen.describe()} to {args.out}/ "
+              f"in {time.perf_counter() - t0:.1f} s{note}")
     return 0
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from .assets import FaceAssets
 from .errors import StyleFaceError
+from .export.atomic import atomic_path
 from .facemodel.model import FaceModel
 
 PROCEDURAL = "procedural"
@@ -34,7 +35,8 @@ class FaceSource:
 
         previews = render_previews(self.model, faces, yaws, image_size=192)
         labels = [f"seed {f.seed}" for f in faces]
-        Image.fromarray(contact_sheet(previews, labels)).save(path)
+        with atomic_path(path) as tmp:
+            Image.fromarray(contact_sheet(previews, labels)).save(tmp, format="PNG")
 
 
 class ProceduralSource(FaceSource):
@@ -97,7 +99,8 @@ class BundleSource(FaceSource):
         imgs = self.pipe.reference_images(wp, yaws)
         for seed, row in zip(seeds, imgs):
             strip = np.concatenate([im.permute(1, 2, 0).numpy() for im in row], axis=1)
-            Image.fromarray((strip * 255 + 0.5).astype(np.uint8)).save(out / f"face_{seed:06d}_reference.png")
+            with atomic_path(out / f"face_{seed:06d}_reference.png") as tmp:
+                Image.fromarray((strip * 255 + 0.5).astype(np.uint8)).save(tmp, format="PNG")
 
 
 def open_generator(bundle: str | None, device: str = "auto", texture_size: int = 256) -> FaceSource:

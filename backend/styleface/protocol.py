@@ -40,6 +40,22 @@ Worker messages (worker -> client) have ``{"kind", "id"}``: ``reply`` (``"result
 (``"error": {"code", "message", "fatal"}``), ``progress`` (``done``, ``total``), ``face`` (``index``,
 ``seed``, ``meta`` + arrays). Every request ends with exactly one ``reply`` or ``error``.
 
+Limits (enforced by ``read_frame`` before anything is allocated for a frame, so a hostile or broken
+client cannot make the worker allocate more than these or recurse deeply):
+
+- header length: MAX_HEADER_BYTES (1 MiB), checked from the preamble before the header is read;
+- payload length: MAX_REQUEST_PAYLOAD_BYTES (64 MiB) for requests, the reader's limit for replies,
+  checked from the preamble before the payload buffer is allocated;
+- JSON nesting depth of the header: MAX_JSON_DEPTH (32); the (bounded, <= 1 MiB) header is parsed with
+  the interpreter's recursion limit as a backstop and its depth checked iteratively before use;
+- arrays per frame: MAX_ARRAYS (64); dimensions per array: MAX_ARRAY_DIMS (32); every shape entry and
+  offset must be a JSON integer (not a float, bool, NaN or Infinity) and every array must lie inside
+  the payload (so no array can be larger than the payload).
+
+Numbers in requests are validated by the worker (finite, within each option's documented range; see
+``styleface.limits``); a bad value is an ``error`` reply with code ``bad_request`` and the worker keeps
+serving. The worker queues at most ``limits.MAX_QUEUED_REQUESTS`` requests; more get code ``busy``.
+
 Errors. A bad request (unknown op, bad option, bad seed, generator failure) gets an ``error`` reply and
 the worker keeps serving. A frame whose boundaries are known but whose content is bad (invalid JSON,
 bad array table) is consumed and answered with an error (``id`` null if unknown); the worker keeps
@@ -69,6 +85,9 @@ PREAMBLE = struct.Struct("<4sHHIQ")
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB of JSON is far more than any header needs
 MAX_REQUEST_PAYLOAD_BYTES = 64 << 20  # requests carry no big arrays
 DEFAULT_MAX_PAYLOAD_BYTES = 2 << 30  # replies: a face with 4096^2 float maps is ~0.4 GiB
+MAX_JSON_DEPTH = 32  # headers are shallow (depth <= 5 in practice); deep nesting would recurse
+MAX_ARRAYS = 64  # arrays per frame (a face sends about 10)
+MAX_ARRAY_DIMS = 32
 ALIGN = 8
 
 EXIT_OK = 0
@@ -218,17 +237,38 @@ def read_frame(stream: BinaryIO, max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES) -
     return decode_frame(bytes(hbytes), payload, total)
 
 
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), iteratively: no recursion to exhaust."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            d += 1
+            deepest = max(deepest, d)
+            stack.extend((x, d) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
 def decode_frame(hbytes: bytes, payload: bytearray, nbytes: int = 0) -> Message:
     """Parse a frame's header and cut its payload into arrays (views on ``payload``, no copies)."""
-    try:
+    if len(hbytes) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"frame header of {len(hbytes)} bytes exceeds the limit of {MAX_HEADER_BYTES}")
+    try:  # the C parser stops at the interpreter's recursion limit (RecursionError), the walk below at ours
         header = json.loads(hbytes.decode("utf-8"))
+    except RecursionError:
+        raise ProtocolError(f"frame header nests too deep (limit {MAX_JSON_DEPTH} levels)") from None
     except (UnicodeDecodeError, ValueError) as e:
-        raise ProtocolError(f"frame header is not valid UTF-8 JSON: {e}") from None
+        raise ProtocolError(f"frame header is not valid UTF-8 JSON: {str(e)[:200]}") from None
+    depth = json_depth(header)
+    if depth > MAX_JSON_DEPTH:
+        raise ProtocolError(f"frame header nests {depth} levels deep, limit {MAX_JSON_DEPTH}")
     if not isinstance(header, dict):
         raise ProtocolError("frame header must be a JSON object")
     table = header.pop("arrays", [])
     if not isinstance(table, list):
         raise ProtocolError("frame header 'arrays' must be a list")
+    if len(table) > MAX_ARRAYS:
+        raise ProtocolError(f"frame lists {len(table)} arrays, limit {MAX_ARRAYS}")
     arrays: dict[str, np.ndarray] = {}
     for entry in table:
         name, arr = _decode_array(entry, payload)
@@ -238,22 +278,32 @@ def decode_frame(hbytes: bytes, payload: bytearray, nbytes: int = 0) -> Message:
     return Message(header=header, arrays=arrays, nbytes=nbytes)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _decode_array(entry: Any, payload: bytearray) -> tuple[str, np.ndarray]:
     if not isinstance(entry, dict):
         raise ProtocolError("array table entries must be objects")
+    name, dtype, shape, offset = (entry.get(k) for k in ("name", "dtype", "shape", "offset"))
+    if not isinstance(name, str) or len(name) > 256:
+        raise ProtocolError(f"array names must be strings of at most 256 characters, got {str(name)[:80]!r}")
+    if not isinstance(dtype, str) or len(dtype) > 8:
+        raise ProtocolError(f"array '{name}': dtype must be a short type string, got {str(dtype)[:80]!r}")
+    if (not isinstance(shape, list) or len(shape) > MAX_ARRAY_DIMS
+            or not all(_is_int(s) and s >= 0 for s in shape)):
+        raise ProtocolError(f"array '{name}': shape must be a list of at most {MAX_ARRAY_DIMS} "
+                            f"non-negative integers, got {str(shape)[:80]}")
+    if not _is_int(offset) or offset < 0:
+        raise ProtocolError(f"array '{name}': offset must be a non-negative integer, got {str(offset)[:80]}")
+    shape = tuple(shape)
     try:
-        name = entry["name"]
-        dt = np.dtype(str(entry["dtype"]))
-        shape = tuple(int(s) for s in entry["shape"])
-        offset = int(entry["offset"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ProtocolError(f"bad array table entry {str(entry)[:200]}: {e}") from None
-    if not isinstance(name, str):
-        raise ProtocolError("array names must be strings")
-    if dt.kind not in ALLOWED_DTYPE_KINDS or dt.byteorder == ">" or dt.fields is not None:
-        raise ProtocolError(f"array '{name}': dtype {entry['dtype']!r} not allowed (little-endian numbers)")
-    if any(s < 0 for s in shape) or len(shape) > 32:
-        raise ProtocolError(f"array '{name}': bad shape {list(shape)}")
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise ProtocolError(f"array '{name}': bad dtype {dtype!r}: {e}") from None
+    if (dt.kind not in ALLOWED_DTYPE_KINDS or dt.byteorder == ">" or dt.fields is not None
+            or dt.subdtype is not None):
+        raise ProtocolError(f"array '{name}': dtype {dtype!r} not allowed (little-endian numbers)")
     count = 1
     for s in shape:
         count *= s
@@ -261,7 +311,10 @@ def _decode_array(entry: Any, payload: bytearray) -> tuple[str, np.ndarray]:
     if offset < 0 or offset + nbytes > len(payload):
         raise ProtocolError(f"array '{name}' ({nbytes} bytes at {offset}) lies outside the "
                             f"{len(payload)}-byte payload")
-    arr = np.frombuffer(payload, dtype=dt, count=count, offset=offset).reshape(shape)
+    try:
+        arr = np.frombuffer(payload, dtype=dt, count=count, offset=offset).reshape(shape)
+    except (ValueError, OverflowError) as e:  # e.g. a zero-size array with a dimension numpy cannot represent
+        raise ProtocolError(f"array '{name}': shape {list(shape)[:8]} cannot be represented: {e}") from None
     if dt.byteorder == "<" and not np.little_endian:  # pragma: no cover - big-endian hosts
         arr = arr.astype(dt.newbyteorder("="))
     return name, arr

@@ -32,6 +32,7 @@ import time
 import traceback
 from typing import Any, BinaryIO, Mapping, Protocol
 
+from . import limits as L
 from . import protocol as P
 from .errors import StyleFaceError
 
@@ -39,12 +40,14 @@ log = logging.getLogger("styleface.worker")
 
 GENERATOR_ENV = "STYLEFACE_WORKER_GENERATOR"
 PROCEDURAL = "procedural"
-MAX_SEED = 2**32 - 1
-MAX_SEEDS_PER_REQUEST = 1_000_000
+MAX_SEED = L.MAX_SEED
+MAX_SEEDS_PER_REQUEST = L.MAX_SEEDS_PER_REQUEST
 GENERATE_OPTIONS = ("seeds", "expression", "texture_size", "batch_size", "device", "truncation",
                     "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength")
-_NUMBER_OPTIONS = ("truncation", "expression_strength", "displacement_strength")
-_LIST_OPTIONS = {"pose": 3, "lighting": 27}
+_NUMBER_OPTIONS = {"truncation": (-L.MAX_TRUNCATION, L.MAX_TRUNCATION),
+                   "expression_strength": (-L.MAX_EXPRESSION_STRENGTH, L.MAX_EXPRESSION_STRENGTH),
+                   "displacement_strength": (0.0, L.MAX_DISPLACEMENT_STRENGTH)}
+_LIST_OPTIONS = {"pose": (3, L.MAX_POSE), "lighting": (27, L.MAX_LIGHTING)}
 _STOP = object()
 
 
@@ -106,10 +109,7 @@ def _coded(err: StyleFaceError, code: str) -> StyleFaceError:
     return err
 
 
-def _check_int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise StyleFaceError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return value
+_check_int = L.check_int
 
 
 class Worker:
@@ -120,7 +120,7 @@ class Worker:
         self._out = out
         self._hook = hook
         self._write_lock = threading.Lock()
-        self._requests: queue.Queue[Any] = queue.Queue()
+        self._requests: queue.Queue[Any] = queue.Queue(maxsize=L.MAX_QUEUED_REQUESTS + 1)
         self._state_lock = threading.Lock()
         self._pending: set[int] = set()  # ids queued or running (cancel targets)
         self._cancelled: set[int] = set()
@@ -147,6 +147,39 @@ class Worker:
 
     # -- reader thread ---------------------------------------------------------------------------
     def _reader(self) -> None:
+        """Read frames until end of input or an untrustworthy frame. Nothing may kill this thread
+        silently: an unexpected exception is answered and logged, and if the stream itself fails the
+        main loop is told to stop, so the worker never outlives its client."""
+        try:
+            self._read_loop()
+        except BaseException as e:  # noqa: BLE001 - last line of defence; the worker must not go deaf
+            log.error("reader thread failed, exiting:\n%s", traceback.format_exc())
+            self._fatal = self._fatal or f"reader failed: {type(e).__name__}: {e}"
+            self._cancel_everything()
+            self._put_stop()
+
+    def _put_stop(self) -> None:
+        """Queue the stop marker even when the queue is full (drop waiting requests: they were cancelled)."""
+        while True:
+            try:
+                self._requests.put_nowait(_STOP)
+                return
+            except queue.Full:
+                try:
+                    self._requests.get_nowait()
+                except queue.Empty:
+                    pass
+
+    def _enqueue(self, req: _Request) -> None:
+        try:
+            self._requests.put_nowait(req)
+        except queue.Full:
+            with self._state_lock:
+                self._pending.discard(req.id)
+            self.send_error(req.id, "busy", f"{L.MAX_QUEUED_REQUESTS} requests are already waiting; "
+                                            "wait for replies before sending more")
+
+    def _read_loop(self) -> None:
         while True:
             try:
                 msg = P.read_frame(self._inp, P.MAX_REQUEST_PAYLOAD_BYTES)
@@ -164,24 +197,45 @@ class Worker:
             except (OSError, ValueError) as e:  # stdin closed under us
                 log.info("input closed (%s); exiting", e)
                 msg = None
+            except MemoryError:  # a frame within the limits but more than this machine has
+                self.send_error(None, "protocol", "out of memory reading a frame", fatal=True)
+                raise
             if msg is None:  # end of input: the client is gone
                 self._cancel_everything()
-                self._requests.put(_STOP)
+                self._put_stop()
                 return
-            req = self._parse(msg)
-            if req is None:
-                continue
-            if req.op == "cancel":
-                self._handle_cancel(req)
+            try:
+                req = self._parse(msg)
+                if req is None:
+                    continue
+                if req.op == "cancel":
+                    self._handle_cancel(req)
+                    continue
+            except Exception as e:  # a bug in request handling on this thread: answer, keep reading
+                log.error("reader failed on a frame:\n%s", traceback.format_exc())
+                self.send_error(msg.header.get("id") if P._is_int(msg.header.get("id")) else None,
+                                "internal", f"{type(e).__name__}: {e}"[:300])
                 continue
             if req.id is not None:
                 with self._state_lock:
                     self._pending.add(req.id)
             if req.op == "shutdown":
                 self._cancel_everything()
-                self._requests.put(req)
+                self._put_stop_after(req)
                 return
-            self._requests.put(req)
+            self._enqueue(req)
+
+    def _put_stop_after(self, req: _Request) -> None:
+        """Shutdown: queued requests are cancelled, so make room for the shutdown request itself."""
+        while True:
+            try:
+                self._requests.put_nowait(req)
+                return
+            except queue.Full:
+                try:
+                    self._requests.get_nowait()
+                except queue.Empty:
+                    pass
 
     def _parse(self, msg: P.Message) -> _Request | None:
         h = msg.header
@@ -202,6 +256,10 @@ class Worker:
 
     def _handle_cancel(self, req: _Request) -> None:
         target = req.args.get("target")
+        if target is not None and not P._is_int(target):
+            self.send_error(req.id, "bad_request", f"cancel target must be a request id (integer) or null, "
+                                                   f"got {L._short(target)}")
+            return
         with self._state_lock:
             if target is None:
                 target = self._current
@@ -326,31 +384,24 @@ class Worker:
         for s in seeds:
             _check_int(s, "seed", 0, MAX_SEED)
         options: dict[str, Any] = {}
-        expression = a.get("expression")
-        if expression is not None:
-            if not isinstance(expression, dict) or not all(
-                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-                    for k, v in expression.items()):
-                raise StyleFaceError("expression must be an object of name: strength numbers")
-            options["expression"] = expression
-        for name in _NUMBER_OPTIONS:
-            v = a.get(name)
-            if v is not None:
-                if not isinstance(v, (int, float)) or isinstance(v, bool):
-                    raise StyleFaceError(f"{name} must be a number, got {v!r}")
-                options[name] = float(v)
+        if a.get("expression") is not None:
+            options["expression"] = L.check_expression(a["expression"])
+        for name, (lo, hi) in _NUMBER_OPTIONS.items():
+            if a.get(name) is not None:
+                options[name] = L.check_number(a[name], name, lo, hi)
         if a.get("expression_from_seed") is not None:
             options["expression_from_seed"] = _check_int(a["expression_from_seed"], "expression_from_seed", 0, MAX_SEED)
-        for name, n in _LIST_OPTIONS.items():
+        for name, (n, bound) in _LIST_OPTIONS.items():
             v = a.get(name)
             if v is not None:
-                if not (isinstance(v, list) and len(v) == n and all(
-                        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                if not isinstance(v, list) or len(v) != n:
                     raise StyleFaceError(f"{name} must be a list of {n} numbers")
-                options[name] = [float(x) for x in v]
+                options[name] = [L.check_number(x, f"{name}[{i}]", -bound, bound) for i, x in enumerate(v)]
         if a.get("texture_size") is not None:
-            options["texture_size"] = _check_int(a["texture_size"], "texture_size", 8, 8192)
-        batch = _check_int(a.get("batch_size", 1), "batch_size", 1, 4096)
+            options["texture_size"] = _check_int(a["texture_size"], "texture_size", L.MIN_TEXTURE_SIZE,
+                                                 L.MAX_TEXTURE_SIZE)
+        batch = _check_int(a.get("batch_size", 1), "batch_size", 1, L.MAX_BATCH_SIZE)
+        L.check_memory(batch, options.get("texture_size"), "generate")
         device = a.get("device")
         if device is not None and not isinstance(device, str):
             raise StyleFaceError(f"device must be a string or null, got {device!r}")
@@ -372,6 +423,7 @@ class Worker:
                     faces = [gen.generate(s, **options) for s in chunk]  # type: ignore[union-attr]
                 for seed, face in zip(chunk, faces):
                     arrays, meta = face.to_arrays()
+                    _check_finite(arrays, seed)
                     if done == 0:
                         _attach_expression_basis(gen, arrays, meta)
                     self.send({"kind": "face", "id": req.id, "index": done, "seed": seed, "meta": meta}, arrays)
@@ -382,6 +434,16 @@ class Worker:
             log.info("request %s cancelled after %d of %d faces", req.id, done, total)
         return {"status": status, "done": done, "total": total, "device": self.device,
                 "device_requested": device, "seconds": time.perf_counter() - t0}
+
+
+def _check_finite(arrays: Mapping[str, Any], seed: int) -> None:
+    """Never ship NaN/inf geometry or maps: the inputs are validated, this is the last gate."""
+    import numpy as np
+
+    for name, arr in arrays.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise StyleFaceError(f"seed {seed}: the generated '{name}' holds NaN or infinite values; "
+                                 "try smaller option values")
 
 
 def _attach_expression_basis(gen: Any, arrays: dict[str, Any], meta: dict[str, Any]) -> None:

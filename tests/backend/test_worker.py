@@ -176,7 +176,7 @@ def test_raw_faces_without_assets_class():
 @pytest.mark.parametrize("seeds, options, code, words", [
     ([-1], {}, "bad_request", "seed"),
     (["7"], {}, "bad_request", "seed"),
-    ([2**32], {}, "bad_request", "seed"),
+    ([2**63], {}, "bad_request", "seed"),
     ([True], {}, "bad_request", "seed"),
     ([], {}, "bad_request", "seeds"),
     ([1], {"texture_sise": 64}, "bad_request", "texture_sise"),

@@ -1,15 +1,19 @@
 """Export a FaceAssets to files: OBJ/MTL/PNG, GLB, float EXR and 16-bit PNG displacement, JSON sidecar.
 
 One format per module; ``export_face`` picks file names and writes the sidecar last so it lists
-exactly the files that exist.
+exactly the files that exist. Every file is written atomically (``atomic.py``), and a face is complete
+exactly when its sidecar exists (``complete.face_is_complete``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from ..assets import FaceAssets
 from ..errors import StyleFaceError
+from .complete import face_is_complete, sidecar_path
 from .exr import write_displacement_exr
 from .glb import write_glb
 from .obj import write_obj
@@ -19,7 +23,7 @@ from .sidecar import write_sidecar
 FORMATS = ("obj", "glb", "exr", "png16", "json", "diffuse")
 DEFAULT_FORMATS = ("obj", "glb", "exr", "png16", "json")
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "export_face"]
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "export_face", "face_is_complete"]
 
 
 def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
@@ -45,8 +49,16 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
     except OSError as e:
         raise StyleFaceError(f"cannot create output folder {out}: {e.strerror}") from None
 
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = not bake_displacement or bool(np.isfinite(assets.displaced_vertices()).all())
+    if not finite:
+        raise StyleFaceError("the displaced vertices are not finite (displacement scale "
+                             f"{assets.displacement_info.scale:g} too large); lower the displacement strength")
+
     written: dict[str, Path] = {}
     try:
+        if "json" in formats:  # the face stops counting as complete until its new sidecar is written
+            sidecar_path(out, stem).unlink(missing_ok=True)
         if "obj" in formats:
             written.update(write_obj(assets, out / f"{stem}.obj", bake_displacement))
         if "diffuse" in formats and "diffuse" not in written:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..assets import DisplacementInfo
 from ..errors import StyleFaceError
+from .atomic import atomic_path
 
 HEADER_KEY = "styleface_displacement"
 
@@ -31,8 +32,8 @@ def write_exr(channels_chw: np.ndarray, path: str | Path, attributes: dict[str, 
     header.update(attributes or {})
     path = Path(path)
     try:
-        with OpenEXR.File(header, channels) as f:
-            f.write(str(path))
+        with atomic_path(path) as tmp, OpenEXR.File(header, channels) as f:
+            f.write(str(tmp))
     except Exception as e:  # OpenEXR reports I/O problems as plain exceptions
         raise StyleFaceError(f"cannot write EXR {path}: {e}") from None
     return path

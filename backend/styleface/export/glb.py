@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import __version__
 from ..assets import FaceAssets, vertex_normals
+from .atomic import atomic_write_bytes
 from .png import diffuse_png_bytes
 
 METRES_PER_MODEL_UNIT = 0.1
@@ -103,5 +104,5 @@ def glb_bytes(assets: FaceAssets, bake_displacement: bool = False,
 def write_glb(assets: FaceAssets, path: str | Path, bake_displacement: bool = False,
               unit_scale: float = METRES_PER_MODEL_UNIT) -> Path:
     path = Path(path)
-    path.write_bytes(glb_bytes(assets, bake_displacement, unit_scale, name=path.stem))
+    atomic_write_bytes(path, glb_bytes(assets, bake_displacement, unit_scale, name=path.stem))
     return path

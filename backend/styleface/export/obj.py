@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..assets import FaceAssets, vertex_normals
+from .atomic import atomic_write_text
 from .png import write_diffuse_png
 
 MATERIAL_NAME = "styleface_skin"
@@ -52,9 +53,9 @@ def write_obj(assets: FaceAssets, path: str | Path, bake_displacement: bool = Fa
         face_lines,
         "",
     ])
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
 
-    mtl_path.write_text("\n".join([
+    atomic_write_text(mtl_path, "\n".join([
         "# StyleFace material: diffuse stored as 8-bit sRGB; displacement maps are listed in the sidecar",
         f"newmtl {MATERIAL_NAME}",
         "Ka 0 0 0",
@@ -65,6 +66,6 @@ def write_obj(assets: FaceAssets, path: str | Path, bake_displacement: bool = Fa
         "illum 1",
         f"map_Kd {png_path.name}",
         "",
-    ]), encoding="utf-8")
+    ]))
     write_diffuse_png(assets.diffuse, png_path)
     return {"obj": path, "mtl": mtl_path, "diffuse": png_path}

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import StyleFaceError
+from .atomic import atomic_write_bytes
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> samples per pixel (no palette)
@@ -37,7 +38,7 @@ def diffuse_png_bytes(diffuse: np.ndarray) -> bytes:
 
 def write_diffuse_png(diffuse: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
-    path.write_bytes(diffuse_png_bytes(diffuse))
+    atomic_write_bytes(path, diffuse_png_bytes(diffuse))
     return path
 
 
@@ -153,7 +154,7 @@ def displacement_to_uint16(displacement: np.ndarray) -> np.ndarray:
 
 def write_displacement_png16(displacement: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
-    path.write_bytes(encode_png16(displacement_to_uint16(displacement)))
+    atomic_write_bytes(path, encode_png16(displacement_to_uint16(displacement)))
     return path
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .. import __version__
 from ..assets import FaceAssets
+from .atomic import atomic_write_text
 
 SIDECAR_FORMAT = "styleface-face"
 SIDECAR_VERSION = 1
@@ -62,6 +63,6 @@ def sidecar_dict(assets: FaceAssets, files: Mapping[str, Path | str],
 def write_sidecar(assets: FaceAssets, path: str | Path, files: Mapping[str, Path | str],
                   bake_displacement: bool = False) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(sidecar_dict(assets, files, bake_displacement), indent=2,
-                               allow_nan=False) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(sidecar_dict(assets, files, bake_displacement), indent=2,
+                                       allow_nan=False) + "\n")
     return path

@@ -92,10 +92,10 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     _, cfg = model_paths(path)
     if not cfg.is_file():
         raise StyleFaceError(f"model config not found: {cfg}")
-    try:
-        config = json.loads(cfg.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StyleFaceError(f"model config {cfg} is not valid JSON ({e.__class__.__name__})") from None
+    from ..bundle_schema import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, check_network_kwargs
+    from ..jsonfile import read_json_file
+
+    config = read_json_file(cfg, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, "model config")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise StyleFaceError(f"{cfg} is not a StyleFace model config")
     if config.get("version") != VERSION:
@@ -104,6 +104,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise StyleFaceError(f"{cfg}: model class {config.get('class')!r} is not allowed")
     if not isinstance(config.get("kwargs"), dict):
         raise StyleFaceError(f"{cfg}: 'kwargs' must be an object")
+    config["kwargs"] = check_network_kwargs(config["class"], config["kwargs"], str(cfg))
     return config
 
 

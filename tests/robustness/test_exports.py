@@ -1,0 +1,115 @@
+"""Exports are never torn and batches resume: atomic files, sidecar-last completeness, full disks."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from styleface.errors import StyleFaceError
+from styleface.export import export_face, face_is_complete
+from styleface.export import atomic as atomic_mod
+
+ROOT = Path(__file__).resolve().parents[2]
+GEN = ["generate", "--bundle", "procedural", "--texture-size", "32", "--no-contact-sheet", "--quiet"]
+
+
+def _face():
+    sys.path.insert(0, str(ROOT / "tests" / "backend"))
+    import worker_fakes
+
+    return worker_fakes.make_face(3, 16)
+
+
+def _cli(args: list[str], preexec_fn=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "styleface.cli", *args], capture_output=True, text=True,
+                          preexec_fn=preexec_fn, timeout=300)
+
+
+def _no_partial_files(out: Path) -> None:
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")], "temporary files left behind"
+
+
+@pytest.mark.parametrize("fail_at", range(1, 8))
+def test_a_write_error_leaves_no_torn_file_and_no_complete_face(tmp_path, monkeypatch, fail_at, tally):
+    """An ENOSPC at the n-th file: earlier files are whole, the failing one does not exist, no sidecar."""
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(atomic_mod.os, "fsync", fsync)
+    face = _face()
+    with pytest.raises(StyleFaceError, match="No space left"):
+        export_face(face, tmp_path, "f")
+    _no_partial_files(tmp_path)
+    ok = not face_is_complete(tmp_path, "f") and len(list(tmp_path.iterdir())) == fail_at - 1
+    tally.record("export write error", ok)
+    assert ok, sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr(atomic_mod.os, "fsync", real_fsync)
+    export_face(face, tmp_path, "f")
+    assert face_is_complete(tmp_path, "f", ("obj", "glb", "exr", "png16"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE probe")
+@pytest.mark.parametrize("limit_kb", [1, 40, 200])
+def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_kb, tally):
+    import resource
+
+    def cap() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_kb << 10, limit_kb << 10))
+
+    out = tmp_path / "out"
+    r = _cli([*GEN, "--seeds", "0", "--out", str(out)], preexec_fn=cap)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    ok = (r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
+          and not face_is_complete(out, "face_000000"))
+    _no_partial_files(out)
+    full = _cli([*GEN, "--seeds", "0", "--out", str(tmp_path / "ref")])
+    assert full.returncode == 0, full.stderr
+    for p in out.iterdir():  # every file under a final name is byte-identical to an unconstrained run
+        ok = ok and p.read_bytes() == (tmp_path / "ref" / p.name).read_bytes()
+    tally.record("export full disk", ok)
+    assert ok, (r.returncode, r.stderr[-500:], sorted(p.name for p in out.iterdir()))
+
+
+def test_generate_skips_complete_faces_and_overwrite_rewrites_them(tmp_path, tally):
+    out = tmp_path / "out"
+    assert _cli([*GEN, "--seeds", "0-2", "--out", str(out), "--formats", "obj,json"]).returncode == 0
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    (out / "face_000001.json").unlink()  # as if interrupted before the sidecar
+    (out / "face_000001.obj").write_text("torn")
+    r = _cli([*GEN, "--seeds", "0-2", "--out", str(out), "--formats", "obj,json"])
+    assert r.returncode == 0, r.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    untouched = [n for n in stamp if n.startswith(("face_000000", "face_000002")) and stamp[n] == after[n]]
+    ok = (len(untouched) == 8 and face_is_complete(out, "face_000001", ["obj"])
+          and (out / "face_000001.obj").read_text().startswith("# StyleFace"))
+    # a run asking for a format the complete faces lack rewrites them
+    r = _cli([*GEN, "--seeds", "0", "--out", str(out), "--formats", "obj,glb,json"])
+    ok = ok and r.returncode == 0 and (out / "face_000000.glb").is_file()
+    r = _cli([*GEN, "--seeds", "0-2", "--out", str(out), "--formats", "obj,json", "--overwrite"])
+    ok = ok and r.returncode == 0 and (out / "face_000002.obj").stat().st_mtime_ns != after["face_000002.obj"]
+    tally.record("export resume", ok)
+    assert ok, (untouched, r.stderr)
+
+
+def test_bake_with_a_huge_displacement_never_writes_non_finite_geometry(tmp_path, tally):
+    from styleface.assets import DisplacementInfo
+
+    face = _face()
+    face.displacement_info = DisplacementInfo(face.displacement_info.mode, 1e308, 0.0)
+    with pytest.raises(StyleFaceError, match="not finite"):
+        export_face(face, tmp_path, "f", bake_displacement=True)
+    ok = not list(tmp_path.iterdir())
+    tally.record("export non-finite", ok)
+    assert ok
