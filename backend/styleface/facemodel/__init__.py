@@ -1,13 +1,30 @@
-"""Face models (the procedural demo head, BFM) and their coefficient layout."""
-from .bfm import ExpPca, build_bfm_front, load_bfm_front, load_exp_pca
-from .coeffs import BFM_LAYOUT, CoeffLayout, Coeffs
-from .model import FaceModel, FaceModelTensors, build_point_buf
-from .store import load_face_model, load_face_model_npz, save_face_model
-from .uv_files import cylindrical_uvs, load_face3d_uv, load_uv_mask, load_uv_refine, load_uvs
+"""Face models (the ICT-FaceKit head, the procedural head, BFM) and their coefficient layout.
 
-__all__ = [
-    "BFM_LAYOUT", "CoeffLayout", "Coeffs", "ExpPca", "FaceModel", "FaceModelTensors", "build_bfm_front",
-    "build_point_buf", "cylindrical_uvs", "load_bfm_front", "load_exp_pca", "load_face3d_uv",
-    "load_face_model", "load_face_model_npz", "load_uv_mask", "load_uv_refine", "load_uvs",
-    "save_face_model",
-]
+Names are imported on first use (PEP 562), so numpy-only modules such as :mod:`.topology` can be
+imported without torch (the worker client and FaceAssets need them in torch-free processes).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ExpPca": "bfm", "build_bfm_front": "bfm", "load_bfm_front": "bfm", "load_exp_pca": "bfm",
+    "BFM_LAYOUT": "coeffs", "CoeffLayout": "coeffs", "Coeffs": "coeffs",
+    "FaceModel": "model", "FaceModelTensors": "model", "build_point_buf": "model",
+    "load_face_model": "store", "load_face_model_npz": "store", "save_face_model": "store",
+    "builtin_face_model": "store",
+    "MeshTopology": "topology",
+    "cylindrical_uvs": "uv_files", "load_face3d_uv": "uv_files", "load_uv_mask": "uv_files",
+    "load_uv_refine": "uv_files", "load_uvs": "uv_files",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
