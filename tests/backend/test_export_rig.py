@@ -92,6 +92,17 @@ def test_obj_welded_quads_corner_uvs_and_parts(exported):
             assert corners == [(s + 1, r + 1, s + 1) for s, r in zip(topo.source_vertex[c], c)]
     sizes = [len(f) for g in groups.values() for f in g]
     assert sizes.count(4) == int((topo.polygon_sizes == 4).sum()) > 20000
+    for p in files.values():   # atomic writes keep the usual permissions and leave no temp files
+        assert p.stat().st_mode & 0o044 == 0o644 & ~_umask() & 0o044
+    assert not [p for p in files["obj"].parent.iterdir() if p.name.startswith(".")]
+
+
+def _umask() -> int:
+    import os
+
+    m = os.umask(0)
+    os.umask(m)
+    return m
 
 
 def test_obj_normals_smooth_across_seams_and_outward(exported):
@@ -330,3 +341,12 @@ def test_usd_without_usd_core_says_how_to_install(face, tmp_path, monkeypatch):
         export_face(face, tmp_path / "o", "f", formats=["obj", "usd"])
     assert "\n" not in str(err.value)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_sidecar_describes_the_rig(exported):
+    face, files = exported
+    side = json.loads(files["json"].read_text())
+    rig = side["rig"]
+    assert rig["welded_vertices"] == face.rig.topology.n_welded and rig["parts"][0] == "skin"
+    assert rig["expression_names"] == list(face.rig.expression_names)
+    assert set(side["files"]) >= {"obj", "mtl", "diffuse", "glb"}

@@ -9,8 +9,6 @@ classic ``Kd/Ks/Ns`` and as the PBR extension ``Pr/Pm`` that Blender's importer 
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,24 +16,13 @@ import numpy as np
 from ..assets import FaceAssets
 from ..facemodel.parts import part_material
 from .png import diffuse_png_bytes
+from .replace_file import write_bytes_atomic
 from .rig_mesh import rig_mesh
 
 
 def _rows(prefix: str, a: np.ndarray) -> str:
     fmt = prefix + " " + " ".join(["%.9g"] * a.shape[1])
     return "\n".join(fmt % tuple(r) for r in a.astype(np.float64).tolist())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def ns_from_roughness(roughness: float) -> float:
@@ -95,7 +82,7 @@ def write_rig_obj(assets: FaceAssets, path: str | Path, bake_displacement: bool 
     path = Path(path)
     mtl_path = path.with_suffix(".mtl")
     png_path = path.with_name(f"{path.stem}_diffuse.png")
-    _write_atomic(png_path, diffuse_png_bytes(assets.diffuse))
-    _write_atomic(mtl_path, rig_mtl_text(assets, png_path.name).encode("utf-8"))
-    _write_atomic(path, rig_obj_text(assets, path.stem, mtl_path.name, bake_displacement).encode("utf-8"))
+    write_bytes_atomic(png_path, diffuse_png_bytes(assets.diffuse))
+    write_bytes_atomic(mtl_path, rig_mtl_text(assets, png_path.name).encode("utf-8"))
+    write_bytes_atomic(path, rig_obj_text(assets, path.stem, mtl_path.name, bake_displacement).encode("utf-8"))
     return {"obj": path, "mtl": mtl_path, "diffuse": png_path}

@@ -60,3 +60,19 @@ def rig_mesh(assets: FaceAssets, bake_displacement: bool = False) -> RigMesh:
     return RigMesh(topo, posed, neutral.astype(np.float32), vertex_normals(posed, welded_tri),
                    vertex_normals(neutral, welded_tri), welded_tri, owner, names, weights,
                    rig.expression_deltas)
+
+
+def rig_summary(assets: FaceAssets) -> dict | None:
+    """What the sidecar says about the artist mesh (None for triangle-only faces)."""
+    rig = assets.rig
+    if rig is None:
+        return None
+    topo = rig.topology
+    return {
+        "welded_vertices": topo.n_welded, "polygons": topo.n_polygons,
+        "quads": int((topo.polygon_sizes == 4).sum()), "parts": list(topo.part_names),
+        "expression_names": list(rig.expression_names),
+        "obj": "welded vertices with the face's expression applied; original polygons, a material per part",
+        "glb_usd": "neutral base; the face's expression as morph-target / blend-shape weights "
+                   "(coefficients.exp, in expression_names order)",
+    }

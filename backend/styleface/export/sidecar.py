@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .. import __version__
 from ..assets import FaceAssets
+from .rig_mesh import rig_summary
 
 SIDECAR_FORMAT = "styleface-face"
 SIDECAR_VERSION = 1
@@ -55,6 +56,7 @@ def sidecar_dict(assets: FaceAssets, files: Mapping[str, Path | str],
             "encodings": encodings,
         },
         "files": names,
+        "rig": rig_summary(assets),
         "provenance": assets.provenance,
     }
 

@@ -16,7 +16,6 @@ GLB. The diffuse PNG is referenced beside the file (``<stem>_diffuse.png``), not
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from ..assets import FaceAssets
 from ..errors import StyleFaceError
 from ..facemodel.parts import part_material
 from .png import diffuse_png_bytes
+from .replace_file import write_bytes_atomic
 
 USD_SUFFIX = ".usdc"
 INSTALL_HINT = "USD export needs usd-core: pip install 'styleface[usd]' (or: pip install usd-core)"
@@ -184,18 +184,17 @@ def write_usd(assets: FaceAssets, path: str | Path, bake_displacement: bool = Fa
     written: dict[str, Path] = {}
     if diffuse_path is None or Path(diffuse_path).parent.resolve() != path.parent.resolve():
         png = path.with_name(f"{path.stem}_diffuse.png")
-        png.write_bytes(diffuse_png_bytes(assets.diffuse))
+        write_bytes_atomic(png, diffuse_png_bytes(assets.diffuse))
         written["diffuse"] = png
     else:
         png = Path(diffuse_path)
     stage = usd_stage(assets, png.name, bake_displacement, name=path.stem)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # USD picks the format by suffix
     try:
-        if not stage.GetRootLayer().Export(tmp):
+        if not stage.GetRootLayer().Export(str(tmp)):
             raise StyleFaceError(f"USD could not write {path}")
         os.replace(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     written["usd"] = path
     return written
