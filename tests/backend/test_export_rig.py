@@ -350,3 +350,27 @@ def test_sidecar_describes_the_rig(exported):
     assert rig["welded_vertices"] == face.rig.topology.n_welded and rig["parts"][0] == "skin"
     assert rig["expression_names"] == list(face.rig.expression_names)
     assert set(side["files"]) >= {"obj", "mtl", "diffuse", "glb"}
+
+
+def test_obj_reads_in_trimesh(exported):
+    """An independent OBJ reader sees the welded mesh (triangulated) and one material per part."""
+    trimesh = pytest.importorskip("trimesh")
+    face, files = exported
+    scene = trimesh.load(files["obj"], process=False, force="scene", group_material=True)
+    geoms = list(scene.geometry.values())
+    assert len(geoms) == len(_parts(face))
+    tri, _ = face.rig.topology.triangulate()
+    assert sum(len(g.faces) for g in geoms) == len(tri)
+
+
+def test_cli_generate_with_usd(tmp_path, capsys):
+    from styleface.cli import main
+
+    pytest.importorskip("pxr")
+    out = tmp_path / "cli"
+    assert main(["generate", "--bundle", "procedural", "--seed", "2", "--out", str(out), "--texture-size", "32",
+                 "--formats", "obj,glb,usd,json", "--no-contact-sheet", "--quiet"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["face_000002.glb", "face_000002.json", "face_000002.mtl", "face_000002.obj",
+                     "face_000002.usdc", "face_000002_diffuse.png"]
+    assert json.loads((out / "face_000002.json").read_text())["files"]["usd"] == "face_000002.usdc"

@@ -50,12 +50,17 @@ def rig_obj_text(assets: FaceAssets, stem: str, mtl_name: str, bake_displacement
         _rows("vn", mesh.posed_normals),
         "s 1",
     ]
+    face_lines = [""] * topo.n_polygons
+    for k in np.unique(topo.polygon_sizes).tolist():  # one format per polygon size, lines keep polygon order
+        polys = np.flatnonzero(topo.polygon_sizes == k)
+        at = offs[polys][:, None] + np.arange(k)
+        vtv = np.stack([welded[at], render[at], welded[at]], axis=2).reshape(len(polys), 3 * k)
+        fmt = "f " + " ".join(["%d/%d/%d"] * k)
+        for p, row in zip(polys.tolist(), vtv.tolist()):
+            face_lines[p] = fmt % tuple(row)
     for part, name in mesh.parts_present():
         lines.append(f"usemtl {part_material(name).name}")
-        for p in np.flatnonzero(topo.polygon_parts == part).tolist():
-            a, b = int(offs[p]), int(offs[p + 1])
-            lines.append("f " + " ".join(f"{v}/{t}/{v}" for v, t in
-                                         zip(welded[a:b].tolist(), render[a:b].tolist())))
+        lines.extend(face_lines[p] for p in np.flatnonzero(topo.polygon_parts == part).tolist())
     lines.append("")
     return "\n".join(lines)
 
