@@ -7,7 +7,7 @@ Layout (defaultPrim ``/Face``, metersPerUnit 0.1 so points stay in model decimet
                           faceVarying (indexed: the corner's render vertex), one GeomSubset per part
         <expression>      UsdSkel.BlendShape per expression: sparse offsets + pointIndices
       Skel                Skeleton with one identity joint (blend shapes need a bound skeleton)
-        Anim              SkelAnimation: blendShapeWeights = the face's expression
+        Anim              SkelAnimation: blendShapeWeights = the face's expression (default and frame 1)
       Materials/<part>    UsdPreviewSurface; textured parts read the diffuse PNG via UsdUVTexture
 
 The points are the neutral face and the animation's weights put the face's expression back, as in the
@@ -151,7 +151,12 @@ def _blend_shapes(stage: Any, mesh: Any, names: tuple[str, ...], deltas: np.ndar
     anim = UsdSkel.Animation.Define(stage, "/Face/Skel/Anim")
     tokens = [Tf.MakeValidIdentifier(n) for n in names]
     anim.CreateBlendShapesAttr(tokens)
-    anim.CreateBlendShapeWeightsAttr(Vt.FloatArray([float(w) for w in weights]))
+    values = Vt.FloatArray([float(w) for w in weights])
+    anim.CreateBlendShapeWeightsAttr(values)
+    # also one time sample: importers that read only animated weights (Blender) then pose the face too
+    anim.GetBlendShapeWeightsAttr().Set(values, Usd.TimeCode(1))
+    stage.SetStartTimeCode(1)
+    stage.SetEndTimeCode(1)
     UsdSkel.BindingAPI.Apply(skel.GetPrim()).CreateAnimationSourceRel().SetTargets([anim.GetPath()])
 
     bind = UsdSkel.BindingAPI.Apply(mesh.GetPrim())
