@@ -374,3 +374,17 @@ def test_cli_generate_with_usd(tmp_path, capsys):
     assert names == ["face_000002.glb", "face_000002.json", "face_000002.mtl", "face_000002.obj",
                      "face_000002.usdc", "face_000002_diffuse.png"]
     assert json.loads((out / "face_000002.json").read_text())["files"]["usd"] == "face_000002.usdc"
+
+
+def test_glb_bake_displacement_moves_the_neutral_base(face, tmp_path):
+    pygltflib = pytest.importorskip("pygltflib")
+    files = export_face(face, tmp_path, "baked", formats=["glb"], bake_displacement=True)
+    g = pygltflib.GLTF2().load(str(files["glb"]))
+    topo = face.rig.topology
+    prim = g.meshes[0].primitives[0]                      # skin
+    tri, owner = topo.triangulate()
+    verts = np.unique(tri[topo.polygon_parts[owner] == 0])
+    want = face.rig.neutral_welded(face.displaced_vertices(), face.coefficients["exp"])[topo.source_vertex[verts]]
+    got = _accessor(g, g.binary_blob(), prim.attributes.POSITION)
+    np.testing.assert_allclose(got, want * np.float32(METRES_PER_MODEL_UNIT), atol=1e-7)
+    assert g.asset.extras["displacement_baked"] is True
