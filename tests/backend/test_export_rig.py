@@ -388,3 +388,25 @@ def test_glb_bake_displacement_moves_the_neutral_base(face, tmp_path):
     got = _accessor(g, g.binary_blob(), prim.attributes.POSITION)
     np.testing.assert_allclose(got, want * np.float32(METRES_PER_MODEL_UNIT), atol=1e-7)
     assert g.asset.extras["displacement_baked"] is True
+
+
+def test_rig_without_expression_shapes_exports_plain_parts(face, tmp_path):
+    """A rig shipped without its shapes (worker transport option) still exports quads and parts."""
+    pygltflib = pytest.importorskip("pygltflib")
+    from styleface.rig import FaceRig
+
+    bare = dataclasses.replace(face, rig=FaceRig(face.rig.topology, face.rig.expression_names, None))
+    formats = ["obj", "glb"] + (["usd"] if _has_pxr() else [])
+    files = export_face(bare, tmp_path, "bare", formats=formats)
+    g = pygltflib.GLTF2().load(str(files["glb"]))
+    assert len(g.meshes[0].primitives) == len(_parts(face))
+    assert all(not p.targets for p in g.meshes[0].primitives) and not g.meshes[0].weights
+    pos = _accessor(g, g.binary_blob(), g.meshes[0].primitives[0].attributes.POSITION)
+    tri, owner = face.rig.topology.triangulate()
+    verts = np.unique(tri[face.rig.topology.polygon_parts[owner] == 0])
+    np.testing.assert_allclose(pos, face.vertices[verts] * np.float32(METRES_PER_MODEL_UNIT), atol=1e-7)
+    if "usd" in files:
+        from pxr import Usd
+
+        stage = Usd.Stage.Open(str(files["usd"]))
+        assert stage.GetPrimAtPath("/Face/Mesh") and not stage.GetPrimAtPath("/Face/Skel")
