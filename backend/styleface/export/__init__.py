@@ -37,8 +37,8 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
     if not formats:
         raise StyleFaceError("no export format given")
     if "usd" in formats:
-        from .usd import _pxr
-        _pxr()  # fail before writing anything when usd-core is missing
+        from .usd import require_usd
+        require_usd()  # fail before writing anything when usd-core is missing
     if not stem or stem in (".", "..") or any(c in stem for c in '/\\:*?"<>|'):
         raise StyleFaceError(f"invalid file stem '{stem}': use a plain file name without folders")
     assets.validate()

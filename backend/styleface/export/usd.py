@@ -39,6 +39,11 @@ def _pxr() -> Any:
     return Gf, Sdf, Tf, Usd, UsdGeom, UsdShade, UsdSkel, Vt
 
 
+def require_usd() -> None:
+    """Raise the one-line install hint unless usd-core is importable."""
+    _pxr()
+
+
 def usd_available() -> bool:
     try:
         _pxr()
