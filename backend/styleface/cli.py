@@ -14,6 +14,7 @@ from .errors import StyleFaceError
 
 FORMATS = ("obj", "glb", "exr", "png16", "json")
 CONTACT_SHEET_MAX = 64  # faces on contact_sheet.png (a big run keeps only these in memory)
+EXTRA_FORMATS = ("usd",)  # not in the default: needs the optional usd-core
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +40,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=C.BATCH_SIZE, default=8, help="faces per network batch (default 8)")
     g.add_argument("--truncation", type=C.TRUNCATION, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),
-                   help=f"comma list of {', '.join(FORMATS)} (default all)")
+                   help=f"comma list of {', '.join(FORMATS + EXTRA_FORMATS)} (default {','.join(FORMATS)})")
     g.add_argument("--texture-size", type=C.TEXTURE_SIZE, default=256,
                    help="UV map size for --bundle procedural (default 256, at most 2048)")
     g.add_argument("--bake-displacement", action="store_true",
@@ -91,9 +92,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _parse_formats(text: str) -> tuple[str, ...]:
     fmts = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    bad = [f for f in fmts if f not in FORMATS]
+    bad = [f for f in fmts if f not in FORMATS + EXTRA_FORMATS]
     if bad or not fmts:
-        raise StyleFaceError(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
+        raise StyleFaceError(f"unknown format(s) {', '.join(bad) or '(none)'}; "
+                             f"choose from {', '.join(FORMATS + EXTRA_FORMATS)}")
     return fmts
 
 

@@ -1,4 +1,4 @@
-"""Export a FaceAssets to files: OBJ/MTL/PNG, GLB, float EXR and 16-bit PNG displacement, JSON sidecar.
+"""Export a FaceAssets to files: OBJ/MTL/PNG, GLB, USD, float EXR and 16-bit PNG displacement, JSON sidecar.
 
 One format per module; ``export_face`` picks file names and writes the sidecar last so it lists
 exactly the files that exist. Every file is written atomically (``atomic.py``), and a face is complete
@@ -20,7 +20,7 @@ from .obj import write_obj
 from .png import write_diffuse_png, write_displacement_png16
 from .sidecar import write_sidecar
 
-FORMATS = ("obj", "glb", "exr", "png16", "json", "diffuse")
+FORMATS = ("obj", "glb", "exr", "png16", "json", "diffuse", "usd")
 DEFAULT_FORMATS = ("obj", "glb", "exr", "png16", "json")
 
 __all__ = ["FORMATS", "DEFAULT_FORMATS", "export_face", "face_is_complete"]
@@ -30,7 +30,7 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
                 formats: Iterable[str] = DEFAULT_FORMATS, bake_displacement: bool = False) -> dict[str, Path]:
     """Write the requested formats to ``out_dir`` and return {key: path} for every file written.
 
-    Keys: obj, mtl, diffuse (with "obj" or "diffuse"), glb, exr, png16, json. ``bake_displacement``
+    Keys: obj, mtl, diffuse (with "obj", "diffuse" or "usd"), glb, usd, exr, png16, json. ``bake_displacement``
     moves the OBJ/GLB vertices by the sampled displacement; the maps are written either way.
     """
     formats = tuple(dict.fromkeys(str(f).lower() for f in formats))
@@ -40,6 +40,9 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
             f"unknown export format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     if not formats:
         raise StyleFaceError("no export format given")
+    if "usd" in formats:
+        from .usd import require_usd
+        require_usd()  # fail before writing anything when usd-core is missing
     if not stem or stem in (".", "..") or any(c in stem for c in '/\\:*?"<>|'):
         raise StyleFaceError(f"invalid file stem '{stem}': use a plain file name without folders")
     assets.validate()
@@ -65,6 +68,9 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
             written["diffuse"] = write_diffuse_png(assets.diffuse, out / f"{stem}_diffuse.png")
         if "glb" in formats:
             written["glb"] = write_glb(assets, out / f"{stem}.glb", bake_displacement)
+        if "usd" in formats:  # optional: needs usd-core
+            from .usd import write_usd
+            written.update(write_usd(assets, out / f"{stem}.usdc", bake_displacement, written.get("diffuse")))
         if "exr" in formats:
             written["exr"] = write_displacement_exr(assets.displacement, assets.displacement_info,
                                                     out / f"{stem}_displacement.exr")

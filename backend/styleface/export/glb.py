@@ -32,6 +32,9 @@ def glb_bytes(assets: FaceAssets, bake_displacement: bool = False,
               unit_scale: float = METRES_PER_MODEL_UNIT, name: str = "styleface_face") -> bytes:
     """The face as one GLB: positions, normals, TEXCOORD_0, uint32 indices, one textured material."""
     assets.validate()
+    if assets.rig is not None:  # artist mesh: a primitive per part, expressions as morph targets
+        from .glb_rig import rig_glb_bytes
+        return rig_glb_bytes(assets, bake_displacement, unit_scale, name)
     verts = assets.displaced_vertices() if bake_displacement else assets.vertices
     normals = vertex_normals(verts, assets.faces)
     positions = (verts.astype(np.float64) * unit_scale).astype(np.float32)

@@ -29,6 +29,9 @@ def write_obj(assets: FaceAssets, path: str | Path, bake_displacement: bool = Fa
     carry the sampled displacement, for tools that cannot apply the map.
     """
     assets.validate()
+    if assets.rig is not None:  # artist mesh: quads, corner UVs, a material per part
+        from .obj_rig import write_rig_obj
+        return write_rig_obj(assets, path, bake_displacement)
     path = Path(path)
     stem = path.stem
     mtl_path = path.with_suffix(".mtl")

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .. import __version__
 from ..assets import FaceAssets
 from .atomic import atomic_write_text
+from .rig_mesh import rig_summary
 
 SIDECAR_FORMAT = "styleface-face"
 SIDECAR_VERSION = 1
@@ -56,6 +57,7 @@ def sidecar_dict(assets: FaceAssets, files: Mapping[str, Path | str],
             "encodings": encodings,
         },
         "files": names,
+        "rig": rig_summary(assets),
         "provenance": assets.provenance,
     }
 
