@@ -16,7 +16,7 @@ import numpy as np
 from ..assets import FaceAssets
 from ..facemodel.parts import part_material
 from .png import diffuse_png_bytes
-from .replace_file import write_bytes_atomic
+from .atomic import atomic_write_bytes as write_bytes_atomic
 from .rig_mesh import rig_mesh
 
 

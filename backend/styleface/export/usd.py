@@ -25,7 +25,7 @@ from ..assets import FaceAssets
 from ..errors import StyleFaceError
 from ..facemodel.parts import part_material
 from .png import diffuse_png_bytes
-from .replace_file import write_bytes_atomic
+from .atomic import atomic_write_bytes as write_bytes_atomic
 
 USD_SUFFIX = ".usdc"
 INSTALL_HINT = "USD export needs usd-core: pip install 'styleface[usd]' (or: pip install usd-core)"
