@@ -10,6 +10,7 @@ Example::
     face = api.generate_face(seed=7, expression="jaw_open", expression_strength=0.6)
     crowd = api.populate_crowd(100, layout="scatter")
     api.render_views(face, yaws=[-30, 0, 30], path="renders/")
+    api.import_arkit_capture(face, "take.csv")   # Live Link Face CSV -> shape-key keyframes
 
 The backend Python is found through the add-on preferences, ``$STYLEFACE_BACKEND_PYTHON`` or
 ``<repo>/.venv`` (see ``backend.discover_python``); pass ``backend_python=`` to choose explicitly.
@@ -29,12 +30,14 @@ import numpy as np
 from . import build as _build
 from .backend import BackendConfig, BackendError, GenerateJob, resolve_config
 from .build import BuildOptions, build_face, configure_displacement, face_props, remove_face
+from .capture import CaptureError, CaptureResult, import_arkit_capture
 from .facedata import FaceData
 from .lighting import ensure_default_lighting, match_lighting
 
 __all__ = ["generate_face", "populate_crowd", "render_views", "build_from_data", "regenerate",
            "match_lighting", "configure_displacement", "remove_face", "face_props", "crowd_positions",
-           "worker_options", "BackendError", "FaceData", "known_expressions"]
+           "worker_options", "BackendError", "FaceData", "known_expressions", "import_arkit_capture",
+           "CaptureResult", "CaptureError"]
 
 #: Expression component names seen in faces so far (the panel offers them as presets).
 _KNOWN_EXPRESSIONS: list[str] = []
