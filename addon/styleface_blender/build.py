@@ -165,7 +165,7 @@ def add_shape_keys(obj: "bpy.types.Object", data: FaceData) -> list[str]:
     names = []
     for name, delta in zip(data.expression_names, data.expression_deltas):
         kb = obj.shape_key_add(name=str(name), from_mix=False)
-        kb.data.foreach_set("co", (basis + delta * np.float32(METRES_PER_UNIT)).ravel())
+        getattr(kb, "points", kb.data).foreach_set("co", (basis + delta * np.float32(METRES_PER_UNIT)).ravel())
         kb.slider_min, kb.slider_max = -2.0, 2.0
         kb.value = 0.0   # new keys start at 1.0 in 5.0; 0 keeps the face as generated
         names.append(kb.name)

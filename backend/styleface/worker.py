@@ -42,7 +42,12 @@ PROCEDURAL = "procedural"
 MAX_SEED = 2**32 - 1
 MAX_SEEDS_PER_REQUEST = 1_000_000
 GENERATE_OPTIONS = ("seeds", "expression", "texture_size", "batch_size", "device", "truncation",
-                    "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength")
+                    "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength",
+                    "rig_expressions")
+#: rig_expressions: which faces of a request carry the rig's expression shapes (``rig.expression_deltas``,
+#: ~17.5 MB per ICT-FaceKit face, the same for every face of a model). "each" (default, as before),
+#: "first" (the first face only; clients cache them per face model) or "none".
+RIG_EXPRESSIONS = ("each", "first", "none")
 _NUMBER_OPTIONS = ("truncation", "expression_strength", "displacement_strength")
 _LIST_OPTIONS = {"pose": 3, "lighting": 27}
 _STOP = object()
@@ -348,6 +353,10 @@ class Worker:
                         isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
                     raise StyleFaceError(f"{name} must be a list of {n} numbers")
                 options[name] = [float(x) for x in v]
+        rig_expressions = a.get("rig_expressions")
+        if rig_expressions is not None and rig_expressions not in RIG_EXPRESSIONS:
+            raise StyleFaceError(f"rig_expressions must be one of {', '.join(RIG_EXPRESSIONS)}, "
+                                 f"got {rig_expressions!r}")
         if a.get("texture_size") is not None:
             options["texture_size"] = _check_int(a["texture_size"], "texture_size", 8, 8192)
         batch = _check_int(a.get("batch_size", 1), "batch_size", 1, 4096)
@@ -372,7 +381,11 @@ class Worker:
                     faces = [gen.generate(s, **options) for s in chunk]  # type: ignore[union-attr]
                 for seed, face in zip(chunk, faces):
                     arrays, meta = face.to_arrays()
-                    if done == 0:
+                    if rig_expressions is not None and "rig.source_vertex" in arrays:
+                        # a client that asks for this reads the rig: skip the per-render-vertex basis too
+                        if rig_expressions == "none" or (rig_expressions == "first" and done > 0):
+                            arrays = {k: v for k, v in arrays.items() if k != "rig.expression_deltas"}
+                    elif done == 0:
                         _attach_expression_basis(gen, arrays, meta)
                     self.send({"kind": "face", "id": req.id, "index": done, "seed": seed, "meta": meta}, arrays)
                     done += 1

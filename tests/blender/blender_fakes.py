@@ -177,3 +177,16 @@ def rig_face_arrays(seed: int, texture_size: int = 32, n: int = 12
     meta["rig"] = {"part_names": list(RIG_PARTS), "expression_names": list(RIG_EXPRESSIONS)}
     meta["provenance"] = {"generator": "blender-test-fake-rig", "bundle_id": "fake", "face_model": "fake-rig"}
     return arrays, meta
+
+
+class RigFakeGenerator:
+    """Faces with a rig (numpy only), so the worker's rig_expressions option can be tested."""
+
+    device = "cpu"
+
+    def generate(self, seed: int, texture_size: int | None = None, **_: Any) -> _Face:
+        return _Face(*rig_face_arrays(seed, texture_size or 32))
+
+
+def rig() -> RigFakeGenerator:
+    return RigFakeGenerator()
