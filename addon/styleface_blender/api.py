@@ -10,6 +10,7 @@ Example::
     face = api.generate_face(seed=7, expression="jaw_open", expression_strength=0.6)
     crowd = api.populate_crowd(100, layout="scatter")
     api.render_views(face, yaws=[-30, 0, 30], path="renders/")
+    api.import_arkit_capture(face, "take.csv")   # Live Link Face CSV -> shape-key keyframes
 
 The backend Python is found through the add-on preferences, ``$STYLEFACE_BACKEND_PYTHON`` or
 ``<repo>/.venv`` (see ``backend.discover_python``); pass ``backend_python=`` to choose explicitly.
@@ -29,17 +30,23 @@ import numpy as np
 from . import build as _build
 from .backend import BackendConfig, BackendError, GenerateJob, resolve_config
 from .build import BuildOptions, build_face, configure_displacement, face_props, remove_face
+from .capture import CaptureError, CaptureResult, import_arkit_capture
 from .facedata import FaceData
 from .lighting import ensure_default_lighting, match_lighting
 
 __all__ = ["generate_face", "populate_crowd", "render_views", "build_from_data", "regenerate",
            "match_lighting", "configure_displacement", "remove_face", "face_props", "crowd_positions",
-           "worker_options", "BackendError", "FaceData", "known_expressions"]
+           "worker_options", "BackendError", "FaceData", "known_expressions", "import_arkit_capture",
+           "CaptureResult", "CaptureError"]
 
 #: Expression component names seen in faces so far (the panel offers them as presets).
 _KNOWN_EXPRESSIONS: list[str] = []
 #: Expression bases by (face model, vertex count): a worker may send them with the first face only.
 _BASES: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
+#: Rig expression shapes by (face model, welded vertex count, names): the worker sends them with the
+#: first face of a request only (``rig_expressions='first'``), ~17.5 MB for the ICT-FaceKit head.
+_RIG_BASES: dict[tuple[str, int, tuple[str, ...]], np.ndarray] = {}
+_RIG_CACHE_SIZE = 4
 
 #: Focal length of the backend camera (1015 px at 256 px image width) as a 36 mm-sensor lens.
 CAMERA_LENS_MM = 1015.0 / 256.0 * 36.0
@@ -53,12 +60,23 @@ def known_expressions() -> list[str]:
 def _remember_expressions(data: FaceData) -> None:
     """Note the expression names, and cache/reuse the basis so faces that arrive without it (the
     basis is the same for every face of a model) still get their shape keys."""
-    key = (str(data.provenance.get("face_model") or data.bundle_id), data.n_vertices)
+    model = str(data.provenance.get("face_model") or data.bundle_id)
+    rig = data.rig
+    if rig is not None and rig.expression_names:
+        rkey = (model, rig.n_welded, tuple(rig.expression_names))
+        if rig.expression_deltas is not None:
+            _RIG_BASES.pop(rkey, None)
+            _RIG_BASES[rkey] = rig.expression_deltas
+            while len(_RIG_BASES) > _RIG_CACHE_SIZE:
+                _RIG_BASES.pop(next(iter(_RIG_BASES)))
+        elif rkey in _RIG_BASES:
+            rig.expression_deltas = _RIG_BASES[rkey]
+    key = (model, data.n_vertices)
     if data.expression_deltas is not None:
         _BASES[key] = (list(data.expression_names), data.expression_deltas)
     elif key in _BASES:
         data.expression_names, data.expression_deltas = list(_BASES[key][0]), _BASES[key][1]
-    for n in data.expression_names:
+    for n in (rig.expression_names if rig is not None else data.expression_names):
         if n not in _KNOWN_EXPRESSIONS:
             _KNOWN_EXPRESSIONS.append(n)
 
@@ -106,7 +124,11 @@ def create_job(seeds: Sequence[int], options: dict[str, Any], base: BuildOptions
                lighting: bool = False, name: str | None = None, label: str = "Generating") -> GenerateJob:
     """A GenerateJob whose faces are built with ``base`` options: ``.run()`` blocks (scripts,
     background mode), ``.start()`` + ``.poll()`` from a timer keeps the UI responsive."""
-    job = GenerateJob(seeds, options, lambda i, s, d: None, config=config, label=label)
+    sent = dict(options)
+    # rig faces: the expression shapes once per request (cached here per face model), none for crowds
+    # without shape keys; the object's stored options stay the user's
+    sent.setdefault("rig_expressions", "first" if base.shape_keys else "none")
+    job = GenerateJob(seeds, sent, lambda i, s, d: None, config=config, label=label)
     job.on_face = _face_builder(base, options, config, placements, lighting=lighting, name=name,
                                 ignored=lambda: job.ignored_options)
     return job

@@ -21,7 +21,9 @@ from typing import Any
 import bpy
 import numpy as np
 
+from . import rig_build
 from .facedata import METRES_PER_UNIT, FaceData
+from .rigdata import arkit_missing
 
 UV_NAME = "UVMap"
 SUBSURF_NAME = "StyleFace Subdivision"
@@ -40,7 +42,8 @@ class BuildOptions:
     SHADER (Cycles true displacement through a Vector Displacement node; the Displace modifier is
     disabled so the detail is not applied twice) or NONE. image_storage: PACK into the .blend,
     EXTERNAL (written to ``texture_dir``; a relative ``//`` path needs a saved .blend) or MEMORY (the
-    caller packs or saves later).
+    caller packs or saves later). Faces with a rig (ICT-FaceKit) become a welded quad mesh with a
+    material slot per part and ARKit shape keys (``rig_build``).
     """
 
     name: str | None = None
@@ -50,7 +53,7 @@ class BuildOptions:
     pitch: float = 0.0
     displacement_strength: float = 1.0
     displacement_method: str = "MODIFIER"
-    subdivision_type: str = "SIMPLE"
+    subdivision_type: str = "AUTO"     # AUTO: CATMULL_CLARK for quad (rig) meshes, SIMPLE for triangles
     subdivision_viewport: int = 0
     subdivision_render: int = 2
     image_storage: str = "PACK"
@@ -162,7 +165,7 @@ def add_shape_keys(obj: "bpy.types.Object", data: FaceData) -> list[str]:
     names = []
     for name, delta in zip(data.expression_names, data.expression_deltas):
         kb = obj.shape_key_add(name=str(name), from_mix=False)
-        kb.data.foreach_set("co", (basis + delta * np.float32(METRES_PER_UNIT)).ravel())
+        getattr(kb, "points", kb.data).foreach_set("co", (basis + delta * np.float32(METRES_PER_UNIT)).ravel())
         kb.slider_min, kb.slider_max = -2.0, 2.0
         kb.value = 0.0   # new keys start at 1.0 in 5.0; 0 keeps the face as generated
         names.append(kb.name)
@@ -248,7 +251,12 @@ def configure_displacement(obj: "bpy.types.Object", method: str | None = None,
         disp.strength = metres
         disp.show_viewport = disp.show_render = method == "MODIFIER"
 
-    mat = obj.active_material
+    mats = [m for m in getattr(obj.data, "materials", ()) if m is not None] or [obj.active_material]
+    for mat in dict.fromkeys(mats):  # a face with parts has one displacement node per textured part
+        _configure_material_displacement(mat, method, metres)
+
+
+def _configure_material_displacement(mat: "bpy.types.Material | None", method: str, metres: float) -> None:
     if mat is None or mat.node_tree is None:
         return
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
@@ -271,7 +279,10 @@ def configure_displacement(obj: "bpy.types.Object", method: str | None = None,
 def _add_modifiers(obj: "bpy.types.Object", tex: "bpy.types.Texture", data: FaceData,
                    opts: BuildOptions) -> None:
     sub = obj.modifiers.new(SUBSURF_NAME, "SUBSURF")
-    sub.subdivision_type = opts.subdivision_type
+    kind = opts.subdivision_type
+    if kind == "AUTO":  # smooth the artist's quads; keep triangle meshes' shape (Simple)
+        kind = "CATMULL_CLARK" if data.rig is not None else "SIMPLE"
+    sub.subdivision_type = kind
     sub.levels = opts.subdivision_viewport
     sub.render_levels = opts.subdivision_render
     if hasattr(sub, "uv_smooth"):
@@ -315,8 +326,15 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
     name = opts.name or (f"StyleFace_{data.seed}" if data.seed is not None else "StyleFace")
 
     created: list[tuple[Any, Any]] = []
+    rig = data.rig
     try:
-        mesh = build_mesh(name, data)
+        if rig is not None:
+            welded = rig_build.welded_positions(data)
+            values = rig_build.face_expression(data) if opts.shape_keys else None
+            neutral = rig.neutral(welded, values) if values is not None else welded
+            mesh = rig_build.build_rig_mesh(name, data, neutral)
+        else:
+            mesh = build_mesh(name, data)
         created.append((bpy.data.meshes, mesh))
         obj = bpy.data.objects.new(name, mesh)
         created.insert(0, (bpy.data.objects, obj))
@@ -326,7 +344,13 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         created.append((bpy.data.images, disp_img))
         mat = build_material(name, diffuse, disp_img, data)
         created.append((bpy.data.materials, mat))
-        mesh.materials.append(mat)
+        if rig is not None:
+            part_mats = rig_build.build_part_materials(name, mat, data)
+            created += [(bpy.data.materials, m) for m in part_mats if m is not mat]
+            for m in part_mats:
+                mesh.materials.append(m)
+        else:
+            mesh.materials.append(mat)
         tex = bpy.data.textures.new(f"{name}_displacement", "IMAGE")
         created.append((bpy.data.textures, tex))
         tex.image = disp_img
@@ -348,12 +372,19 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         gamma = data.coefficient("gamma")
         if gamma is not None:
             props["gamma"] = [round(float(x), 7) for x in gamma]  # for the lighting match
-        if data.expression_names:
+        if rig is not None:
+            props["parts"] = list(rig.part_names)
+            props["expressions"] = list(rig.expression_names)
+            props["arkit_missing"] = arkit_missing(rig.expression_names)
+        elif data.expression_names:
             props["expressions"] = list(data.expression_names)
         props.update(opts.properties)
         for k, v in props.items():
             obj[PROP_PREFIX + k] = _id_safe(v)
-        if opts.shape_keys:
+        if rig is not None:
+            if values is not None:
+                rig_build.add_rig_shape_keys(obj, data, neutral, values)
+        elif opts.shape_keys:
             add_shape_keys(obj, data)
         _add_modifiers(obj, tex, data, opts)
         configure_displacement(obj, opts.displacement_method, opts.displacement_strength)
@@ -376,9 +407,11 @@ def remove_face(obj: "bpy.types.Object") -> None:
     mesh = obj.data if obj.type == "MESH" else None
     mats = [m for m in (mesh.materials if mesh else []) if m is not None]
     images, textures = [], []
+    mats = list(dict.fromkeys(mats))  # part materials share the face's images: remove each once
     for m in mats:
         if m.node_tree:
             images += [n.image for n in m.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+    images = list(dict.fromkeys(images))
     for mod in obj.modifiers:
         if mod.type == "DISPLACE" and mod.texture is not None:
             textures.append(mod.texture)

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .rigdata import RigData, RigDataError
+
 #: Blender metres per model unit (the backend works in BFM decimetres).
 METRES_PER_UNIT = 0.1
 
@@ -40,6 +42,7 @@ class FaceData:
     coefficient_layout: list[tuple[str, int]] = field(default_factory=list)
     expression_names: list[str] = field(default_factory=list)
     expression_deltas: np.ndarray | None = None   # (K, N, 3) model units per unit coefficient
+    rig: RigData | None = None           # original polygons, parts, ARKit shapes (ICT-FaceKit faces)
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float32)
@@ -77,6 +80,11 @@ class FaceData:
             if self.expression_deltas.shape != (k, len(v), 3):
                 raise FaceDataError(f"expression_deltas must be ({k}, {len(v)}, 3), "
                                     f"got {self.expression_deltas.shape}")
+        if self.rig is not None:
+            try:
+                self.rig.validate(len(v))
+            except RigDataError as e:
+                raise FaceDataError(str(e)) from None
 
     # -- sizes and derived values ------------------------------------------------------------------
     @property
@@ -134,6 +142,10 @@ class FaceData:
         disp = dict(meta.get("displacement") or {})
         names = list(meta.get("expression_names") or [])
         deltas = arrays.get("expression_deltas")
+        try:
+            rig = RigData.from_arrays(arrays, meta)
+        except RigDataError as e:
+            raise FaceDataError(str(e)) from None
         if deltas is not None and not names:
             names = [f"expression_{i}" for i in range(len(deltas))]
         return cls(
@@ -147,7 +159,7 @@ class FaceData:
             coefficients=None if arrays.get("coefficients") is None else np.asarray(arrays["coefficients"]),
             coefficient_layout=[(str(k), int(n)) for k, n in meta.get("coefficient_layout", [])],
             expression_names=names if deltas is not None else [],
-            expression_deltas=deltas,
+            expression_deltas=deltas, rig=rig,
         )
 
     @classmethod
@@ -185,6 +197,9 @@ class FaceData:
                 "coefficient_layout": [list(x) for x in self.coefficient_layout],
                 "seed": self.seed, "provenance": self.provenance,
                 "expression_names": list(self.expression_names)}
+        if self.rig is not None:
+            rig_arrays, meta["rig"] = self.rig.to_arrays()
+            arrays.update(rig_arrays)
         return arrays, meta
 
     def save_npz(self, path: str) -> None:

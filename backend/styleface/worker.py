@@ -43,7 +43,12 @@ PROCEDURAL = "procedural"
 MAX_SEED = L.MAX_SEED
 MAX_SEEDS_PER_REQUEST = L.MAX_SEEDS_PER_REQUEST
 GENERATE_OPTIONS = ("seeds", "expression", "texture_size", "batch_size", "device", "truncation",
-                    "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength")
+                    "expression_strength", "expression_from_seed", "pose", "lighting", "displacement_strength",
+                    "rig_expressions")
+#: rig_expressions: which faces of a request carry the rig's expression shapes (``rig.expression_deltas``,
+#: ~17.5 MB per ICT-FaceKit face, the same for every face of a model). "each" (default, as before),
+#: "first" (the first face only; clients cache them per face model) or "none".
+RIG_EXPRESSIONS = ("each", "first", "none")
 _NUMBER_OPTIONS = {"truncation": (-L.MAX_TRUNCATION, L.MAX_TRUNCATION),
                    "expression_strength": (-L.MAX_EXPRESSION_STRENGTH, L.MAX_EXPRESSION_STRENGTH),
                    "displacement_strength": (0.0, L.MAX_DISPLACEMENT_STRENGTH)}
@@ -397,6 +402,10 @@ class Worker:
                 if not isinstance(v, list) or len(v) != n:
                     raise StyleFaceError(f"{name} must be a list of {n} numbers")
                 options[name] = [L.check_number(x, f"{name}[{i}]", -bound, bound) for i, x in enumerate(v)]
+        rig_expressions = a.get("rig_expressions")
+        if rig_expressions is not None and rig_expressions not in RIG_EXPRESSIONS:
+            raise StyleFaceError(f"rig_expressions must be one of {', '.join(RIG_EXPRESSIONS)}, "
+                                 f"got {rig_expressions!r}")
         if a.get("texture_size") is not None:
             options["texture_size"] = _check_int(a["texture_size"], "texture_size", L.MIN_TEXTURE_SIZE,
                                                  L.MAX_TEXTURE_SIZE)
@@ -424,7 +433,11 @@ class Worker:
                 for seed, face in zip(chunk, faces):
                     arrays, meta = face.to_arrays()
                     _check_finite(arrays, seed)
-                    if done == 0:
+                    if rig_expressions is not None and "rig.source_vertex" in arrays:
+                        # a client that asks for this reads the rig: skip the per-render-vertex basis too
+                        if rig_expressions == "none" or (rig_expressions == "first" and done > 0):
+                            arrays = {k: v for k, v in arrays.items() if k != "rig.expression_deltas"}
+                    elif done == 0:
                         _attach_expression_basis(gen, arrays, meta)
                     self.send({"kind": "face", "id": req.id, "index": done, "seed": seed, "meta": meta}, arrays)
                     done += 1

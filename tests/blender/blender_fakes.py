@@ -101,3 +101,92 @@ def slow() -> FakeGenerator:
 
 def basis_once() -> FakeGenerator:
     return FakeGenerator(basis_once=True)
+
+
+# -- faces with a rig (the ICT-FaceKit layout: welded quads, seams, parts, ARKit shapes) --------------
+
+RIG_PARTS = ("skin", "sclera", "iris", "teeth", "gums", "eyelashes")
+RIG_EXPRESSIONS = ("browInnerUpLeft", "browInnerUpRight", "cheekPuffLeft", "cheekPuffRight", "jawOpen",
+                   "eyeBlinkLeft", "cheekRaiserLeft")
+
+
+def rig_face_arrays(seed: int, texture_size: int = 32, n: int = 12
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A quad grid with a UV seam down the middle column (split render vertices), one triangle pair,
+    polygons in every part, ARKit-named expression deltas per welded vertex, and a seed-dependent
+    expression: the message a rig-carrying face (``FaceAssets.to_arrays()``) sends."""
+    arrays, meta = face_arrays(seed, texture_size, n)
+    rng = np.random.default_rng(seed + 1000)
+    welded_neutral = arrays["vertices"].astype(np.float32)         # (W, 3): the grid is the welded mesh
+    w = len(welded_neutral)
+    idx = np.arange(w).reshape(n, n)
+    mid = n // 2
+    # render ids: every welded vertex once, plus a second copy of the seam column for the right side
+    seam = idx[:, mid]
+    source = np.concatenate([np.arange(w), seam]).astype(np.int64)
+    right_copy = {int(v): w + k for k, v in enumerate(seam)}
+    col = np.tile(np.arange(n), n)
+    uvs = np.empty((len(source), 2), np.float32)
+    uvs[:w, 0] = np.where(col <= mid, col / (n - 1) * 0.9, 0.1 + col / (n - 1) * 0.9)
+    uvs[:w, 1] = np.repeat(np.arange(n), n) / (n - 1) * 0.98
+    uvs[w:, 0] = 0.1 + mid / (n - 1) * 0.9
+    uvs[w:, 1] = uvs[seam, 1]
+    sizes, corners, parts = [], [], []
+    for i in range(n - 1):
+        for j in range(n - 1):
+            quad = [int(idx[i, j]), int(idx[i, j + 1]), int(idx[i + 1, j + 1]), int(idx[i + 1, j])]
+            if j >= mid:  # right of the seam: use the right copies of the seam column
+                quad = [right_copy.get(int(v), int(v)) if j == mid and v in seam else int(v) for v in quad]
+            part = min(i, len(RIG_PARTS) - 1) if i < len(RIG_PARTS) - 1 else 0
+            if i == 0 and j == 0:  # one quad as two triangles: mixed polygon sizes
+                for tri in ([quad[0], quad[1], quad[2]], [quad[0], quad[2], quad[3]]):
+                    sizes.append(3), corners.extend(tri), parts.append(part)
+                continue
+            sizes.append(4), corners.extend(quad), parts.append(part)
+    parts[-1] = RIG_PARTS.index("eyelashes")
+    sizes_a = np.array(sizes, np.int32)
+    corners_a = np.array(corners, np.int32)
+    # render triangles: a fan per polygon over render ids
+    tris = []
+    start = 0
+    for s in sizes:
+        poly = corners[start:start + s]
+        tris += [[poly[0], poly[k], poly[k + 1]] for k in range(1, s - 1)]
+        start += s
+    x, y = welded_neutral[:, 0], welded_neutral[:, 1]
+    deltas = np.zeros((len(RIG_EXPRESSIONS), w, 3), np.float32)
+    deltas[0, :, 1] = 0.05 * (x > 0) * (y > 0.3)     # browInnerUpLeft: upper left (+x) up
+    deltas[1, :, 1] = 0.05 * (x < 0) * (y > 0.3)     # browInnerUpRight
+    deltas[2, :, 2] = 0.04 * (x > 0.2)               # cheekPuffLeft
+    deltas[3, :, 2] = 0.04 * (x < -0.2)              # cheekPuffRight
+    deltas[4, :, 1] = -0.1 * np.clip(-y, 0, None)    # jawOpen
+    deltas[5, :, 1] = -0.03 * (x > 0) * (np.abs(y - 0.4) < 0.2)
+    deltas[6, :, 2] = 0.02 * (x > 0)
+    exp = rng.uniform(0.0, 0.6, len(RIG_EXPRESSIONS)).astype(np.float32)
+    welded = welded_neutral + np.tensordot(exp, deltas, axes=1)
+    arrays["vertices"] = welded[source].astype(np.float32)
+    arrays["uvs"] = uvs
+    arrays["faces"] = np.array(tris, np.int64)
+    arrays["coefficients"] = np.concatenate([rng.normal(size=4), exp, arrays["coefficients"][6:]]).astype(np.float32)
+    arrays.pop("expression_deltas")
+    arrays.update({"rig.polygon_sizes": sizes_a, "rig.polygon_corners": corners_a,
+                   "rig.polygon_parts": np.array(parts, np.int32), "rig.source_vertex": source.astype(np.int32),
+                   "rig.expression_deltas": deltas})
+    meta.pop("expression_names")
+    meta["coefficient_layout"] = [["id", 4], ["exp", len(RIG_EXPRESSIONS)], ["rot", 3], ["gamma", 27], ["trans", 3]]
+    meta["rig"] = {"part_names": list(RIG_PARTS), "expression_names": list(RIG_EXPRESSIONS)}
+    meta["provenance"] = {"generator": "blender-test-fake-rig", "bundle_id": "fake", "face_model": "fake-rig"}
+    return arrays, meta
+
+
+class RigFakeGenerator:
+    """Faces with a rig (numpy only), so the worker's rig_expressions option can be tested."""
+
+    device = "cpu"
+
+    def generate(self, seed: int, texture_size: int | None = None, **_: Any) -> _Face:
+        return _Face(*rig_face_arrays(seed, texture_size or 32))
+
+
+def rig() -> RigFakeGenerator:
+    return RigFakeGenerator()

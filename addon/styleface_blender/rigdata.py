@@ -1,0 +1,168 @@
+"""RigData: the add-on's numpy-only view of a face's rig (original polygons, parts, welded vertices,
+ARKit-named expression shapes), read from the worker's ``rig.*`` arrays and ``meta["rig"]``.
+
+Why a separate container: a face model with an artist mesh (ICT-FaceKit) is rendered on a mesh split
+at UV seams, but Blender wants the original welded mesh with per-corner UVs, one material slot per part
+and shape keys per expression. The backend's ``styleface.rig.FaceRig`` holds the same arrays; the
+add-on cannot import the backend package, so it mirrors the few rules it needs here (no bpy, no torch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+#: Per-part materials, mirroring the backend's ``styleface.facemodel.parts.PART_MATERIALS`` (values
+#: only: the add-on cannot import the backend). name, samples the diffuse atlas, base colour (a
+#: multiplier when textured), roughness, specular. Unknown parts get a textured skin-like material.
+PART_MATERIALS: dict[str, tuple[str, bool, tuple[float, float, float], float, float]] = {
+    "skin": ("styleface_skin", True, (1.0, 1.0, 1.0), 0.55, 0.5),
+    "sclera": ("styleface_sclera", True, (1.0, 1.0, 1.0), 0.08, 0.6),
+    "iris": ("styleface_iris", True, (1.0, 1.0, 1.0), 0.05, 0.6),
+    "teeth": ("styleface_teeth", True, (1.0, 1.0, 1.0), 0.25, 0.5),
+    "gums": ("styleface_gums", True, (1.0, 1.0, 1.0), 0.3, 0.5),
+    "eyelashes": ("styleface_eyelashes", False, (0.02, 0.015, 0.012), 0.6, 0.3),
+}
+
+#: Apple ARKit's 52 blendshape names (mirrors ``styleface.facemodel.arkit.ARKIT_BLENDSHAPES``).
+ARKIT_BLENDSHAPES: tuple[str, ...] = (
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
+    "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
+    "eyeWideLeft", "eyeWideRight",
+    "jawForward", "jawLeft", "jawOpen", "jawRight",
+    "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+    "tongueOut",
+)
+#: ARKit blendshapes that are single where ICT-FaceKit has a Left/Right pair.
+ARKIT_PAIRED = ("browInnerUp", "cheekPuff")
+#: ARKit blendshapes with no shape in the ICT-FaceKit model.
+ARKIT_MISSING = ("tongueOut",)
+
+
+def part_material(part: str) -> tuple[str, bool, tuple[float, float, float], float, float]:
+    return PART_MATERIALS.get(part, (f"styleface_{part}", True, (1.0, 1.0, 1.0), 0.55, 0.5))
+
+
+def arkit_targets(arkit_name: str, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Expression keys one ARKit blendshape drives: itself, else its Left/Right pair, else none
+    (the backend's ``styleface.facemodel.arkit.arkit_targets`` rule)."""
+    if arkit_name in names:
+        return [arkit_name]
+    return [n for n in (arkit_name + "Left", arkit_name + "Right") if n in names]
+
+
+def arkit_missing(names: list[str] | tuple[str, ...]) -> list[str]:
+    """ARKit blendshapes that no key of ``names`` can show (for ICT-FaceKit: ['tongueOut'])."""
+    return [a for a in ARKIT_BLENDSHAPES if not arkit_targets(a, names)]
+
+
+class RigDataError(ValueError):
+    """A rig message the builder cannot use."""
+
+
+@dataclass(eq=False)
+class RigData:
+    """polygon_sizes (P,), polygon_corners (sum,) render-vertex ids, polygon_parts (P,) into part_names,
+    source_vertex (N_render,) -> welded id; expression_deltas (E, W, 3) model units per welded vertex,
+    or None when the worker left them out (the add-on then reuses a cached copy, see ``api``)."""
+
+    polygon_sizes: np.ndarray
+    polygon_corners: np.ndarray
+    polygon_parts: np.ndarray
+    source_vertex: np.ndarray
+    part_names: list[str] = field(default_factory=list)
+    expression_names: list[str] = field(default_factory=list)
+    expression_deltas: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for k in ("polygon_sizes", "polygon_corners", "polygon_parts", "source_vertex"):
+            setattr(self, k, np.ascontiguousarray(getattr(self, k), dtype=np.int32).reshape(-1))
+        self.part_names = [str(p) for p in self.part_names] or ["skin"]
+        self.expression_names = [str(n) for n in self.expression_names]
+        if self.expression_deltas is not None:
+            self.expression_deltas = np.ascontiguousarray(self.expression_deltas, dtype=np.float32)
+
+    def validate(self, n_render: int) -> None:
+        sv, sizes, corners = self.source_vertex, self.polygon_sizes, self.polygon_corners
+        if len(sv) != n_render:
+            raise RigDataError(f"rig.source_vertex must have {n_render} entries, got {len(sv)}")
+        if len(sizes) == 0 or int(sizes.min()) < 3 or int(sizes.sum()) != len(corners):
+            raise RigDataError("rig polygons: sizes must be >= 3 and sum to the corner count")
+        if int(corners.min()) < 0 or int(corners.max()) >= n_render:
+            raise RigDataError("rig polygon corners out of range")
+        if len(self.polygon_parts) != len(sizes) or int(self.polygon_parts.min()) < 0 \
+                or int(self.polygon_parts.max()) >= len(self.part_names):
+            raise RigDataError("rig polygon parts: one part id per polygon, within part_names")
+        if int(sv.min()) < 0 or len(np.unique(sv)) != int(sv.max()) + 1:
+            raise RigDataError("rig.source_vertex must use every welded id 0..W-1")
+        if self.expression_deltas is not None:
+            want = (len(self.expression_names), self.n_welded, 3)
+            if self.expression_deltas.shape != want:
+                raise RigDataError(f"rig.expression_deltas must be {want}, got {self.expression_deltas.shape}")
+
+    # -- derived -------------------------------------------------------------------------------------
+    @property
+    def n_welded(self) -> int:
+        return int(self.source_vertex.max()) + 1 if len(self.source_vertex) else 0
+
+    @property
+    def n_polygons(self) -> int:
+        return int(len(self.polygon_sizes))
+
+    @property
+    def welded_index(self) -> np.ndarray:
+        """(W,) the first render vertex of each welded vertex (the backend's representative rule)."""
+        cached = self.__dict__.get("_welded_index")
+        if cached is None:
+            first = np.full(self.n_welded, -1, np.int64)
+            order = np.arange(len(self.source_vertex))[::-1]
+            first[self.source_vertex[order]] = order
+            cached = self.__dict__["_welded_index"] = first
+        return cached
+
+    def weld(self, per_vertex: np.ndarray) -> np.ndarray:
+        return np.asarray(per_vertex)[self.welded_index]
+
+    @property
+    def welded_corners(self) -> np.ndarray:
+        return self.source_vertex[self.polygon_corners]
+
+    @property
+    def loop_starts(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.polygon_sizes)[:-1]]).astype(np.int32)
+
+    def neutral(self, welded: np.ndarray, expression: np.ndarray | None) -> np.ndarray:
+        """Welded vertices with the face's expression removed (the shape-key Basis)."""
+        if expression is None or self.expression_deltas is None or not len(expression):
+            return np.asarray(welded, np.float32)
+        e = np.asarray(expression, np.float32).reshape(-1)[:len(self.expression_names)]
+        return (welded - np.tensordot(e, self.expression_deltas[:len(e)], axes=1)).astype(np.float32)
+
+    # -- transport -----------------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> "RigData | None":
+        """From the worker message (``rig.*`` arrays, ``meta['rig']``); None when the face has no rig."""
+        if "rig.source_vertex" not in arrays:
+            return None
+        rig_meta = meta.get("rig") or {}
+        missing = [k for k in ("polygon_sizes", "polygon_corners", "polygon_parts") if f"rig.{k}" not in arrays]
+        if missing:
+            raise RigDataError(f"face message rig lacks arrays: {', '.join('rig.' + k for k in missing)}")
+        return cls(arrays["rig.polygon_sizes"], arrays["rig.polygon_corners"], arrays["rig.polygon_parts"],
+                   arrays["rig.source_vertex"], list(rig_meta.get("part_names") or ["skin"]),
+                   list(rig_meta.get("expression_names") or []), arrays.get("rig.expression_deltas"))
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {"rig.polygon_sizes": self.polygon_sizes, "rig.polygon_corners": self.polygon_corners,
+                  "rig.polygon_parts": self.polygon_parts, "rig.source_vertex": self.source_vertex}
+        if self.expression_deltas is not None:
+            arrays["rig.expression_deltas"] = self.expression_deltas
+        return arrays, {"part_names": list(self.part_names), "expression_names": list(self.expression_names)}
