@@ -7,30 +7,16 @@ builds the faces as they arrive and redraws the panel's progress bar. In backgro
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
 from bpy.props import EnumProperty
 
-from . import api, backend, build
+from . import api, backend, build, undo
 from .build import BuildOptions
+from .state import STATE, UIState  # noqa: F401 - UIState re-exported for callers of the old location
 
 TIMER_INTERVAL = 0.1
-
-
-@dataclass
-class UIState:
-    """What the panel shows; plain Python, touched only on the main thread."""
-
-    job: Any = None
-    error: str = ""
-    message: str = ""
-    installer: Any = None
-    test_report: list[str] = field(default_factory=list)
-
-
-STATE = UIState()
 
 
 def _prefs() -> Any:
@@ -38,6 +24,7 @@ def _prefs() -> Any:
 
 
 def _redraw() -> None:
+    """Redraw every region of the viewports and the preferences (sidebar buttons re-run their poll)."""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
         return
@@ -45,26 +32,44 @@ def _redraw() -> None:
         for area in window.screen.areas:
             if area.type in ("VIEW_3D", "PREFERENCES"):
                 area.tag_redraw()
+                for region in area.regions:
+                    region.tag_redraw()
+
+
+def _late_redraw() -> None:
+    """Once more a moment after a job ends: the first redraw can run before Blender re-checks the
+    buttons' poll, which left them greyed until the mouse moved."""
+    _redraw()
+    return None
 
 
 def _fail(op: bpy.types.Operator | None, message: str) -> None:
-    STATE.error = message
+    STATE.set_panel(error=message)
     if op is not None:
-        op.report({"ERROR"}, message)
+        op.report({"ERROR"}, message.splitlines()[0])
+
+
+def _undo_name(job: Any) -> str:
+    n = len(job.objects)
+    what = "Populate Crowd" if job.label == "Crowd" else "Generate"
+    seeds = f"seed {job.seeds[0]}" if n == 1 else f"{n} faces"
+    return f"StyleFace {what} ({seeds})"
 
 
 def _finish_job() -> None:
     job = STATE.job
+    STATE.job = None
     if job.status == "error":
         _fail(None, str(job.error))
         if getattr(job.error, "details", ""):
             print("StyleFace:", job.error.details)
     else:
         n = len(job.objects)
-        STATE.message = f"{'Cancelled: ' if job.status == 'cancelled' else ''}{n} face{'s' * (n != 1)} built"
+        message = f"{'Cancelled: ' if job.status == 'cancelled' else ''}{n} face{'s' * (n != 1)} built"
         if job.ignored_options:
-            STATE.message += f" (backend ignored: {', '.join(job.ignored_options)})"
-    if job.objects:
+            message += f" (backend ignored: {', '.join(job.ignored_options)})"
+        STATE.set_panel(message=message)
+    if job.objects and not getattr(job, "undone", False):
         try:
             view_layer = bpy.context.view_layer
             for o in view_layer.objects:
@@ -74,7 +79,8 @@ def _finish_job() -> None:
             view_layer.objects.active = job.objects[-1]
         except (ReferenceError, RuntimeError, AttributeError):
             pass
-    STATE.job = None
+        # one step for the whole job, also for a cancelled or failed one (its whole faces stay)
+        undo.push(_undo_name(job))
 
 
 def _tick() -> float | None:
@@ -92,17 +98,27 @@ def _tick() -> float | None:
     if done:
         _finish_job()
         _redraw()
+        if not bpy.app.timers.is_registered(_late_redraw):
+            bpy.app.timers.register(_late_redraw, first_interval=0.2)
         return None
     return TIMER_INTERVAL
 
 
+def _blocking() -> bool:
+    """Timers never fire in background mode: run jobs inline there (tests patch this to drive the
+    timer path)."""
+    return bool(bpy.app.background)
+
+
 def run_job(op: bpy.types.Operator, job: Any) -> set[str]:
     """Blocking in background mode, threaded + timer in the UI."""
-    STATE.error, STATE.message = "", ""
-    if bpy.app.background:
+    STATE.set_panel()
+    if _blocking():
         try:
             job.run()
         except backend.BackendError as e:
+            STATE.job = job  # whole faces built before the failure stay, as one undo step
+            _finish_job()
             _fail(op, str(e))
             return {"CANCELLED"}
         STATE.job = job
@@ -115,13 +131,29 @@ def run_job(op: bpy.types.Operator, job: Any) -> set[str]:
     return {"FINISHED"}
 
 
+def _stop_job(reason: str) -> None:
+    """Stop the running job without an undo step: its scene is being replaced (undo, file load)."""
+    job = STATE.job
+    if job is not None:
+        job.cancel()
+        job.undone = True
+        STATE.job = None
+        STATE.set_panel(message=reason)
+
+
 @bpy.app.handlers.persistent
 def _on_load_pre(*_args: Any) -> None:
     """Another file is loading: stop building into a scene that is about to disappear."""
-    if STATE.job is not None:
-        STATE.job.cancel()
-        STATE.job = None
-    STATE.error = STATE.message = ""
+    _stop_job("")
+    STATE.set_panel()
+
+
+@bpy.app.handlers.persistent
+def _on_undo_pre(*_args: Any) -> None:
+    """Undo/redo while faces are still arriving: the faces not yet in an undo step vanish with it, so
+    stop the job (building on would link into data the undo replaced, and a later push would wipe
+    the redo history)."""
+    _stop_job("Generation stopped by undo")
 
 
 def _base_options(context: bpy.types.Context, collection: Any = None) -> BuildOptions:
@@ -207,7 +239,8 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
     """Rebuild the active StyleFace object from its seed and options (or vary them)"""
     bl_idname = "styleface.regenerate"
     bl_label = "Regenerate"
-    bl_options = {"REGISTER", "UNDO"}
+    # no UNDO flag: the step is pushed after the swap with a name that says which face
+    bl_options = {"REGISTER"}
 
     mode: EnumProperty(name="Mode", items=[("REPRODUCE", "Reproduce", ""), ("SEED", "Next seed", ""),
                                            ("SETTINGS", "Panel settings", "")], default="REPRODUCE")
@@ -232,7 +265,8 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
             return {"CANCELLED"}
         context.view_layer.objects.active = new
         new.select_set(True)
-        STATE.error, STATE.message = "", f"Regenerated {new.name}"
+        STATE.set_panel(message=f"Regenerated {new.name}")
+        undo.push(f"StyleFace Regenerate ({new.name})")
         return {"FINISHED"}
 
 
@@ -273,7 +307,7 @@ class STYLEFACE_OT_dismiss(bpy.types.Operator):
     bl_label = "Dismiss"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        STATE.error, STATE.message = "", ""
+        STATE.set_panel()
         return {"FINISHED"}
 
 
@@ -388,12 +422,16 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
+    bpy.app.handlers.undo_pre.append(_on_undo_pre)
+    bpy.app.handlers.redo_pre.append(_on_undo_pre)
 
 
 def unregister() -> None:
-    if _on_load_pre in bpy.app.handlers.load_pre:
-        bpy.app.handlers.load_pre.remove(_on_load_pre)
-    for fn in (_tick, _install_tick):
+    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.undo_pre, _on_undo_pre),
+                         (bpy.app.handlers.redo_pre, _on_undo_pre)):
+        if fn in handlers:
+            handlers.remove(fn)
+    for fn in (_tick, _install_tick, _late_redraw):
         if bpy.app.timers.is_registered(fn):
             bpy.app.timers.unregister(fn)
     if STATE.job is not None:
