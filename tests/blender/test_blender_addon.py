@@ -109,7 +109,7 @@ def test_zip_validates_installs_registers_and_vendors_client(addon_zip, tmp_path
         vendor = importlib.import_module("sf_zip_test.vendor")
         assert Path(vendor.backend_source_root()) == pkg / "backend_src"
         client = vendor.client_module()
-        assert client.WorkerClient.__module__.startswith("_styleface_blender_backend")
+        assert client.WorkerClient.__module__ == "sf_zip_test.vendored.client"
         for _ in range(2):
             mod.register()
             mod.unregister()
