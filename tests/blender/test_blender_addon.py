@@ -198,3 +198,48 @@ def test_panel_and_preferences_draw(monkeypatch):
         assert ("operator", "styleface.install_backend") in log and ("prop", "python_path") in log
     finally:
         styleface_blender.unregister()
+
+
+_POLICY_SCRIPT = r'''
+import importlib, importlib.util, json, os, sys, tempfile
+import bpy, addon_utils
+zip_path, out = sys.argv[-2], sys.argv[-1]
+repo_dir = tempfile.mkdtemp()
+bpy.context.preferences.extensions.repos.new(name="sftest", module="sftest", custom_directory=repo_dir,
+                                             source="USER")
+res = bpy.ops.extensions.package_install_files(repo="sftest", filepath=zip_path, enable_on_install=True)
+pkg = "bl_ext.sftest.styleface"
+enabled = pkg in bpy.context.preferences.addons
+importlib.import_module(pkg + ".vendor").client_module()   # what the first Generate loads
+importlib.import_module(pkg + ".batch").parse_seeds("0-2")
+ext_dir = os.path.join(repo_dir, "styleface")
+outside = sorted(n for n, m in sys.modules.items()
+                 if (getattr(m, "__file__", None) or "").startswith(ext_dir) and not n.startswith(pkg))
+addon_utils._is_first_reset()
+warnings = {k: v for k, v in addon_utils._extensions_warnings_get().items()}
+# the check itself is live: a top-level module loaded from the extension is reported
+spec = importlib.util.spec_from_file_location("_sf_probe_top", os.path.join(ext_dir, "state.py"))
+sys.modules["_sf_probe_top"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sys.modules["_sf_probe_top"])
+addon_utils._is_first_reset()
+probe = addon_utils._extensions_warnings_get().get(pkg, [])
+json.dump({"install": sorted(res), "enabled": enabled, "outside": outside, "warnings": warnings,
+           "probe": probe}, open(out, "w"))
+os._exit(0)
+'''
+
+
+def test_enabled_extension_has_no_policy_warnings(addon_zip, tmp_path):
+    """Install the zip into an extension repository and enable it as Blender does, load the vendored
+    client, then run Blender's own policy check (the one behind the Preferences warning)."""
+    pytest.importorskip("bpy", reason="needs Blender as a Python module")
+    import json
+    script, out = tmp_path / "policy.py", tmp_path / "out.json"
+    script.write_text(_POLICY_SCRIPT)
+    r = subprocess.run([sys.executable, str(script), str(addon_zip), str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and out.is_file(), r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["install"] == ["FINISHED"] and res["enabled"], res
+    assert res["outside"] == [] and res["warnings"] == {}, res
+    assert res["probe"] == ["Policy violation with top level module: _sf_probe_top"]
