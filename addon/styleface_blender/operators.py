@@ -326,96 +326,9 @@ class STYLEFACE_OT_open_preferences(bpy.types.Operator):
         return {"FINISHED"}
 
 
-# -- preferences operators ---------------------------------------------------------------------------
-
-def _install_tick() -> float | None:
-    inst = STATE.installer
-    _redraw()
-    if inst is None or inst.finished:
-        if inst is not None and inst.error:
-            STATE.error = f"Backend install failed: {inst.error}"
-        elif inst is not None:
-            STATE.message = "Backend installed"
-        return None
-    return 0.5
-
-
-class STYLEFACE_OT_install_backend(bpy.types.Operator):
-    """Create a Python environment with PyTorch for the backend (downloads several hundred MB)"""
-    bl_idname = "styleface.install_backend"
-    bl_label = "Install Backend"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return STATE.installer is None or STATE.installer.finished
-
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
-        return context.window_manager.invoke_confirm(self, event)
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if not getattr(bpy.app, "online_access", True):
-            _fail(self, "Online access is disabled (Preferences > System > Network); enable it, or choose "
-                        "'Existing Python'")
-            return {"CANCELLED"}
-        prefs = _prefs()
-        env_dir = (bpy.path.abspath(prefs.env_dir) if prefs and prefs.env_dir else backend.default_env_dir())
-        backend.get_backend().release()
-        STATE.installer = backend.Installer(env_dir, prefs.torch_variant if prefs else "CPU").start()
-        bpy.app.timers.register(_install_tick, first_interval=0.5)
-        self.report({"INFO"}, f"Installing the StyleFace backend into {env_dir}")
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_cancel_install(bpy.types.Operator):
-    """Stop the backend installation"""
-    bl_idname = "styleface.cancel_install"
-    bl_label = "Cancel Install"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if STATE.installer is not None:
-            STATE.installer.cancel()
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_test_backend(bpy.types.Operator):
-    """Start the backend and report its versions and device"""
-    bl_idname = "styleface.test_backend"
-    bl_label = "Test Backend"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            r = backend.test_backend()
-        except backend.BackendError as e:
-            STATE.test_report = [f"Failed: {e}"]
-            _fail(self, str(e))
-            return {"CANCELLED"}
-        gpu = f" ({r['gpu']})" if r.get("gpu") else ""
-        STATE.test_report = [
-            f"Python {r.get('python')}, torch {r.get('torch') or 'missing'}, StyleFace {r.get('styleface')}",
-            f"CUDA: {'yes' + gpu if r.get('cuda') else 'no'}, MPS: {'yes' if r.get('mps') else 'no'}",
-            f"Bundle: {r.get('bundle')} ({r.get('generator')}) on {r.get('device')}",
-        ]
-        self.report({"INFO"}, " | ".join(STATE.test_report))
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_release_backend(bpy.types.Operator):
-    """Stop the backend worker and free its (GPU) memory; it restarts on the next Generate"""
-    bl_idname = "styleface.release_backend"
-    bl_label = "Release Backend"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if STATE.job is not None:
-            STATE.job.cancel()
-        was = backend.get_backend().release()
-        self.report({"INFO"}, "Backend stopped" if was else "Backend was not running")
-        return {"FINISHED"}
-
-
 CLASSES = (STYLEFACE_OT_random_seed, STYLEFACE_OT_generate, STYLEFACE_OT_populate_crowd,
            STYLEFACE_OT_regenerate, STYLEFACE_OT_cancel, STYLEFACE_OT_match_lighting, STYLEFACE_OT_dismiss,
-           STYLEFACE_OT_open_preferences, STYLEFACE_OT_install_backend, STYLEFACE_OT_cancel_install,
-           STYLEFACE_OT_test_backend, STYLEFACE_OT_release_backend)
+           STYLEFACE_OT_open_preferences)
 
 
 def register() -> None:
@@ -431,13 +344,11 @@ def unregister() -> None:
                          (bpy.app.handlers.redo_pre, _on_undo_pre)):
         if fn in handlers:
             handlers.remove(fn)
-    for fn in (_tick, _install_tick, _late_redraw):
+    for fn in (_tick, _late_redraw):
         if bpy.app.timers.is_registered(fn):
             bpy.app.timers.unregister(fn)
     if STATE.job is not None:
         STATE.job.cancel()
-    if STATE.installer is not None and not STATE.installer.finished:
-        STATE.installer.cancel()
     STATE.job = None
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import build
-from .operators import STATE
+from . import build, ui_text
+from .state import STATE
 
 
 class STYLEFACE_PT_main(bpy.types.Panel):
@@ -79,14 +79,13 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         if STATE.error:
             box = layout.box()
             box.alert = True
-            for i, line in enumerate(STATE.error.splitlines()[:4]):
-                box.label(text=line[:120], icon="ERROR" if i == 0 else "BLANK1")
+            ui_text.draw_wrapped(box, context, STATE.error, icon="ERROR")
             row = box.row(align=True)
             row.operator("styleface.open_preferences", icon="PREFERENCES")
             row.operator("styleface.dismiss", text="", icon="X")
         elif STATE.message:
             row = layout.row(align=True)
-            row.label(text=STATE.message, icon="INFO")
+            ui_text.draw_wrapped(row, context, STATE.message, icon="INFO")
             row.operator("styleface.dismiss", text="", icon="X")
 
         obj = context.active_object

@@ -137,11 +137,13 @@ def test_register_unregister_twice():
 
 def test_install_commands_use_the_backend_requirements(tmp_path):
     pytest.importorskip("bpy", reason="needs Blender as a Python module")
-    from styleface_blender import backend
-    cmds = backend.install_commands(str(tmp_path / "env"), "CPU", base_python="/usr/bin/python3.11")
+    from styleface_blender import installer
+    idx = installer.index_candidates("CPU", platform="linux")[0]
+    cmds = installer.install_commands(str(tmp_path / "env"), idx, base_python="/usr/bin/python3.11")
     assert cmds[0] == ["/usr/bin/python3.11", "-m", "venv", str(tmp_path / "env")]
-    assert any(c[-1].startswith("torch") for c in cmds) and "https://download.pytorch.org/whl/cpu" in cmds[2]
+    assert any(c[-1].startswith("torch") for c in cmds) and "https://download.pytorch.org/whl/cpu" in cmds[1]
     assert any(any(a.startswith("numpy") for a in c) for c in cmds)
+    assert all(c[c.index("-c") + 1] == installer.CONSTRAINTS for c in cmds[1:])
 
 
 class _FakeLayout:
@@ -193,9 +195,27 @@ def test_panel_and_preferences_draw(monkeypatch):
         assert ("operator", "styleface.open_preferences") in log
         for mode in ("MANAGED", "EXISTING"):
             prefs = type("Prefs", (), {"layout": _FakeLayout(log), "backend_mode": mode, "image_storage": "EXTERNAL",
+                                       "package_index": "CUSTOM",
                                        "bl_rna": preferences.StyleFacePreferences.bl_rna})()
             preferences.StyleFacePreferences.draw(prefs, ctx)
         assert ("operator", "styleface.install_backend") in log and ("prop", "python_path") in log
+        assert ("prop", "custom_index_url") in log
+        # a backend error shows whole in the preferences (wrapped to the region), and the next
+        # action's result replaces it
+        long = ("Online access is disabled (Preferences > System > Network > Allow Online Access): enable "
+                "it to install the backend, or choose 'Existing Python'")
+        operators.STATE.set_prefs(error=long)
+        narrow = type("Ctx", (), {"scene": bpy.context.scene, "active_object": None,
+                                  "region": type("R", (), {"width": 280})(), "preferences": bpy.context.preferences})()
+        log.clear()
+        prefs = type("Prefs", (), {"layout": _FakeLayout(log), "backend_mode": "EXISTING", "image_storage": "PACK",
+                                   "bl_rna": preferences.StyleFacePreferences.bl_rna})()
+        preferences.StyleFacePreferences.draw(prefs, narrow)
+        labels = [t for k, t in log if k == "label" and t and not t.startswith("Worker")]
+        assert " ".join(labels) == long and max(map(len, labels)) < 45
+        operators.STATE.set_prefs(message="Backend stopped")
+        assert operators.STATE.prefs_error == "" and operators.STATE.test_report == []
+        operators.STATE.set_prefs()
     finally:
         styleface_blender.unregister()
 
