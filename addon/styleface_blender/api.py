@@ -328,10 +328,14 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
     """Render ``obj`` turned by each yaw (degrees unless ``degrees=False``) through the backend's
     camera (same focal length and distance, so a face fills the frame like an FFHQ crop) to PNG.
 
-    ``path``: a folder (files ``<object>_yaw+030.png``) or a pattern with ``{name}``, ``{seed}``,
-    ``{yaw}``. Files are written under a temporary name and renamed, so an interrupted render never
-    leaves a PNG that looks complete. Scene settings that are changed are restored afterwards."""
+    ``path``: a folder (files ``<object>_yaw+030.png``), a ``.png`` file (one yaw: that file; several:
+    ``x_yaw+030.png`` beside it) or a pattern with ``{name}``, ``{seed}``, ``{yaw}``. Files are written
+    under a temporary name and renamed, so an interrupted render never leaves a PNG that looks
+    complete. Scene settings that are changed are restored afterwards, and what was added for the
+    render (camera, default light and world) is removed again."""
+    yaws = list(yaws)
     scene = bpy.context.scene
+    added = _RenderSetup(scene)
     render = scene.render
     saved = dict(camera=scene.camera, engine=render.engine, x=render.resolution_x, y=render.resolution_y,
                  pct=render.resolution_percentage, filepath=render.filepath,
@@ -366,7 +370,7 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
         scene.camera = cam
         for yaw in yaws:
             yaw_deg = float(yaw) if degrees else math.degrees(float(yaw))
-            target = _view_path(path, obj.name, seed, yaw_deg)
+            target = _view_path(path, obj.name, seed, yaw_deg, single=len(yaws) == 1)
             if skip_existing and os.path.isfile(target):
                 out.append(target)
                 continue
@@ -389,14 +393,61 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
         render.film_transparent = saved["transparent"]
         render.use_file_extension = saved["ext"]
         render.image_settings.file_format, render.image_settings.color_mode = saved_fmt
+        added.undo()
     return out
 
 
-def _view_path(path: str, name: str, seed: Any, yaw_deg: float) -> str:
+class _RenderSetup:
+    """What ``render_views`` adds to a scene (camera, default sun and world) and how to take it away."""
+
+    def __init__(self, scene: "bpy.types.Scene"):
+        self.scene = scene
+        self.objects = {o.name for o in bpy.data.objects}
+        self.cameras = {c.name for c in bpy.data.cameras}
+        self.lights = {x.name for x in bpy.data.lights}
+        self.worlds = {w.name for w in bpy.data.worlds}
+        self.world = scene.world
+        self.world_state = _world_state(scene.world)
+
+    def undo(self) -> None:
+        for coll, before in ((bpy.data.objects, self.objects), (bpy.data.cameras, self.cameras),
+                             (bpy.data.lights, self.lights)):
+            for block in [b for b in coll if b.name not in before]:
+                coll.remove(block)
+        self.scene.world = self.world
+        for w in [w for w in bpy.data.worlds if w.name not in self.worlds]:
+            bpy.data.worlds.remove(w)
+        if self.world is not None and self.world_state is not None:
+            color, had_tree, bg = self.world_state
+            self.world.color = color
+            if not had_tree and self.world.node_tree is not None:  # 4.x world that had no nodes
+                self.world.use_nodes = False
+            node = _background_node(self.world)
+            if node is not None and bg is not None:
+                node.inputs["Color"].default_value, node.inputs["Strength"].default_value = bg
+
+
+def _background_node(world: Any) -> Any:
+    tree = getattr(world, "node_tree", None)
+    return next((n for n in tree.nodes if n.type == "BACKGROUND"), None) if tree is not None else None
+
+
+def _world_state(world: Any) -> Any:
+    if world is None:
+        return None
+    node = _background_node(world)
+    bg = (tuple(node.inputs["Color"].default_value), node.inputs["Strength"].default_value) if node else None
+    return tuple(world.color), world.node_tree is not None, bg
+
+
+def _view_path(path: str, name: str, seed: Any, yaw_deg: float, single: bool = False) -> str:
     path = bpy.path.abspath(path) if path.startswith("//") else path
     yaw_txt = f"{int(round(yaw_deg)):+04d}"
     if "{" in path:
         return path.format(name=bpy.path.clean_name(name), seed=seed, yaw=yaw_txt)
+    stem, ext = os.path.splitext(path)
+    if ext.lower() == ".png":  # a file name: that file for one view, numbered beside it for several
+        return path if single else f"{stem}_yaw{yaw_txt}{ext}"
     return os.path.join(path, f"{bpy.path.clean_name(name)}_yaw{yaw_txt}.png")
 
 

@@ -263,3 +263,10 @@ def test_enabled_extension_has_no_policy_warnings(addon_zip, tmp_path):
     assert res["install"] == ["FINISHED"] and res["enabled"], res
     assert res["outside"] == [] and res["warnings"] == {}, res
     assert res["probe"] == ["Policy violation with top level module: _sf_probe_top"]
+
+
+def test_manifest_minimum_is_the_oldest_blender_ci_tests():
+    script = (REPO / ".ci" / "blender_tests.sh").read_text()
+    versions = re.search(r'BPY_VERSIONS=\$\{BPY_VERSIONS:-"([^"]+)"\}', script).group(1).split()
+    oldest = min(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+    assert build_addon.read_manifest()["blender_version_min"] == oldest
