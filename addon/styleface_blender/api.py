@@ -31,6 +31,7 @@ from .backend import BackendConfig, BackendError, GenerateJob, resolve_config
 from .build import BuildOptions, build_face, configure_displacement, face_props, remove_face
 from .facedata import FaceData
 from .lighting import ensure_default_lighting, match_lighting
+from .placement import stand_on_ground
 
 __all__ = ["generate_face", "populate_crowd", "render_views", "build_from_data", "regenerate",
            "match_lighting", "configure_displacement", "remove_face", "face_props", "crowd_positions",
@@ -94,6 +95,8 @@ def _face_builder(base: BuildOptions, options: dict[str, Any], config: BackendCo
         if ignored is not None and ignored():
             opts.properties["ignored_options"] = ignored()
         obj = build_face(data, opts)
+        if placements is not None:  # crowd spots are floor points: the face stands on them
+            stand_on_ground(obj, placements[index][0][2])
         if lighting:
             match_lighting(obj)
         return obj
