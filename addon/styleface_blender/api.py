@@ -193,7 +193,7 @@ def crowd_positions(count: int, layout: Any = "grid", spacing: float = 0.4, seed
         co = co.reshape(-1, 3)[:count]
         mw = np.array(target.matrix_world, dtype=np.float64)
         world = co @ mw[:3, :3].T + mw[:3, 3]
-        return [(tuple(float(v) for v in p), 0.0) for p in world]
+        return [((float(p[0]), float(p[1]), float(p[2])), 0.0) for p in world]
     raise ValueError(f"layout must be 'grid', 'scatter', 'vertices' or a mesh object, got {layout!r}")
 
 
@@ -320,7 +320,7 @@ def _set_cycles(scene: "bpy.types.Scene", samples: int, device: str) -> None:
 
 def eevee_engine_id() -> str:
     """'BLENDER_EEVEE_NEXT' on 4.2-4.4, 'BLENDER_EEVEE' later: read from the enum at run time."""
-    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()
+    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()  # type: ignore[attr-defined]
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
@@ -338,14 +338,15 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
     render (camera, default light and world) is removed again."""
     yaws = list(yaws)
     scene = bpy.context.scene
+    assert scene is not None
     added = _RenderSetup(scene)
     render = scene.render
-    saved = dict(camera=scene.camera, engine=render.engine, x=render.resolution_x, y=render.resolution_y,
+    saved: dict[str, Any] = dict(camera=scene.camera, engine=render.engine, x=render.resolution_x, y=render.resolution_y,
                  pct=render.resolution_percentage, filepath=render.filepath,
                  transparent=render.film_transparent, ext=render.use_file_extension)
     saved_fmt = (render.image_settings.file_format, render.image_settings.color_mode)
     hidden: list[Any] = []
-    base_rot = tuple(obj.rotation_euler)
+    base_rot = (obj.rotation_euler[0], obj.rotation_euler[1], obj.rotation_euler[2])
     cam = _camera(scene)
     ensure_default_lighting(scene)
     seed = face_props(obj).get("seed", "")
@@ -358,7 +359,7 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
                     o.hide_render = True
                     hidden.append(o)
         engine_id = eevee_engine_id() if engine.upper().startswith("BLENDER_EEVEE") else engine.upper()
-        render.engine = engine_id
+        render.engine = engine_id  # type: ignore[assignment]  # 4.2 stubs list only EEVEE_NEXT
         if engine_id == "CYCLES":
             _set_cycles(scene, samples, device)
         render.resolution_x = render.resolution_y = int(resolution)
@@ -416,7 +417,7 @@ class _RenderSetup:
         for coll, before in ((bpy.data.objects, self.objects), (bpy.data.cameras, self.cameras),
                              (bpy.data.lights, self.lights)):
             for block in [b for b in coll if b.name not in before]:
-                coll.remove(block)
+                coll.remove(block)  # type: ignore[arg-type]
         self.scene.world = self.world
         for w in [w for w in bpy.data.worlds if w.name not in self.worlds]:
             bpy.data.worlds.remove(w)

@@ -12,6 +12,7 @@ import bpy
 
 from . import backend, installer, ui_text
 from .operators import _redraw
+from .optypes import OpResult
 from .state import STATE
 
 ONLINE_OFF = ("Online access is disabled (Preferences > System > Network > Allow Online Access): "
@@ -76,7 +77,7 @@ class STYLEFACE_OT_install_backend(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.installer is None or STATE.installer.finished
 
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[OpResult]:
         return context.window_manager.invoke_props_dialog(self, width=560)
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -85,7 +86,7 @@ class STYLEFACE_OT_install_backend(bpy.types.Operator):
         for line in install_summary(_prefs()):
             ui_text.draw_wrapped(col, context, line)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         if not getattr(bpy.app, "online_access", True):
             STATE.set_prefs(error=ONLINE_OFF)
             self.report({"ERROR"}, "Online access is disabled; see the StyleFace preferences")
@@ -110,7 +111,7 @@ class STYLEFACE_OT_cancel_install(bpy.types.Operator):
     bl_idname = "styleface.cancel_install"
     bl_label = "Cancel Install"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         if STATE.installer is not None:
             STATE.installer.cancel()
         return {"FINISHED"}
@@ -121,7 +122,7 @@ class STYLEFACE_OT_test_backend(bpy.types.Operator):
     bl_idname = "styleface.test_backend"
     bl_label = "Test Backend"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         try:
             r = backend.test_backend()
         except backend.BackendError as e:
@@ -144,7 +145,7 @@ class STYLEFACE_OT_release_backend(bpy.types.Operator):
     bl_idname = "styleface.release_backend"
     bl_label = "Release Backend"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         if STATE.job is not None:
             STATE.job.cancel()
         was = backend.get_backend().release()

@@ -2,6 +2,8 @@
 and preferences that say what is missing and how to fix it, instead of failing to enable."""
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from . import deps, ui_text
@@ -9,7 +11,7 @@ from . import deps, ui_text
 ADDON_ID = __package__
 
 
-def _draw_message(layout: "bpy.types.UILayout", context: "bpy.types.Context") -> None:
+def _draw_message(layout: Any, context: "bpy.types.Context") -> None:
     box = layout.box()
     box.alert = True
     ui_text.draw_wrapped(box, context, deps.advice(deps.missing()), icon="ERROR")

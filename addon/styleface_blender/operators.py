@@ -14,6 +14,7 @@ from bpy.props import EnumProperty
 
 from . import api, backend, build, undo
 from .build import BuildOptions
+from .optypes import OpResult
 from .state import STATE, UIState  # noqa: F401 - UIState re-exported for callers of the old location
 
 TIMER_INTERVAL = 0.1
@@ -110,7 +111,7 @@ def _blocking() -> bool:
     return bool(bpy.app.background)
 
 
-def run_job(op: bpy.types.Operator, job: Any) -> set[str]:
+def run_job(op: bpy.types.Operator, job: Any) -> set[OpResult]:
     """Blocking in background mode, threaded + timer in the UI."""
     STATE.set_panel()
     if _blocking():
@@ -159,7 +160,7 @@ def _on_undo_pre(*_args: Any) -> None:
 def _base_options(context: bpy.types.Context, collection: Any = None) -> BuildOptions:
     s = context.scene.styleface
     prefs = _prefs()
-    return BuildOptions(collection=collection, location=tuple(context.scene.cursor.location), yaw=s.yaw,
+    return BuildOptions(collection=collection, location=context.scene.cursor.location.to_tuple(), yaw=s.yaw,
                         pitch=s.pitch, displacement_strength=s.displacement_strength,
                         displacement_method=s.displacement_method, subdivision_viewport=s.subdiv_viewport,
                         subdivision_render=s.subdiv_render,
@@ -186,7 +187,7 @@ class STYLEFACE_OT_random_seed(bpy.types.Operator):
     bl_label = "Random Seed"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         context.scene.styleface.seed = random.randint(0, 2**31 - 1)
         return {"FINISHED"}
 
@@ -196,7 +197,7 @@ class STYLEFACE_OT_generate(_NeedsIdle, bpy.types.Operator):
     bl_idname = "styleface.generate"
     bl_label = "Generate"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         try:
             config = backend.resolve_config()
@@ -213,7 +214,7 @@ class STYLEFACE_OT_populate_crowd(_NeedsIdle, bpy.types.Operator):
     bl_idname = "styleface.populate_crowd"
     bl_label = "Populate Crowd"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         try:
             config = backend.resolve_config()
@@ -222,7 +223,7 @@ class STYLEFACE_OT_populate_crowd(_NeedsIdle, bpy.types.Operator):
                 raise ValueError("choose a target mesh for the 'Vertices' layout")
             seeds = list(range(s.seed, s.seed + s.count))
             placements = api.crowd_positions(len(seeds), layout, s.crowd_spacing, seed=s.seed,
-                                             target=s.crowd_target, origin=tuple(context.scene.cursor.location))
+                                             target=s.crowd_target, origin=context.scene.cursor.location.to_tuple())
         except (backend.BackendError, ValueError) as e:
             _fail(self, str(e))
             return {"CANCELLED"}
@@ -249,9 +250,10 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.job is None and build.is_styleface(context.active_object)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         obj = context.active_object
+        assert obj is not None  # poll
         overrides: dict[str, Any] = {}
         if self.mode == "SETTINGS":
             overrides = {"truncation": round(s.truncation, 6), **{k: v for k, v in s.expression_options().items()
@@ -279,7 +281,7 @@ class STYLEFACE_OT_cancel(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.job is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         STATE.job.cancel()
         return {"FINISHED"}
 
@@ -294,8 +296,10 @@ class STYLEFACE_OT_match_lighting(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return build.is_styleface(context.active_object)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if api.match_lighting(context.active_object, context.scene) is None:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
+        obj = context.active_object
+        assert obj is not None  # poll
+        if api.match_lighting(obj, context.scene) is None:
             self.report({"WARNING"}, "This face carries no lighting coefficients")
             return {"CANCELLED"}
         return {"FINISHED"}
@@ -306,7 +310,7 @@ class STYLEFACE_OT_dismiss(bpy.types.Operator):
     bl_idname = "styleface.dismiss"
     bl_label = "Dismiss"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         STATE.set_panel()
         return {"FINISHED"}
 
@@ -316,7 +320,7 @@ class STYLEFACE_OT_open_preferences(bpy.types.Operator):
     bl_idname = "styleface.open_preferences"
     bl_label = "Backend Settings"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         try:
             bpy.ops.screen.userpref_show()
             context.preferences.active_section = "ADDONS"

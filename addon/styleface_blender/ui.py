@@ -91,7 +91,7 @@ class STYLEFACE_PT_main(bpy.types.Panel):
             row.operator("styleface.dismiss", text="", icon="X")
 
         obj = context.active_object
-        if build.is_styleface(obj):
+        if obj is not None and build.is_styleface(obj):
             props = build.face_props(obj)
             ui_text.draw_wrapped(layout, context, f"{obj.name}: seed {props.get('seed')}, bundle "
                                  f"{props.get('bundle')}", icon="OBJECT_DATA")

@@ -14,13 +14,13 @@ import bpy
 def push(message: str) -> bool:
     """One undo step named ``message`` for what was just built; True if Blender took it."""
     try:
-        if bpy.ops.ed.undo_push.poll():
+        if bpy.ops.ed.undo_push.poll():  # type: ignore[call-arg]
             bpy.ops.ed.undo_push(message=message)
             return True
         wm = getattr(bpy.context, "window_manager", None)
         for window in (wm.windows if wm is not None else ()):  # a timer has no window in its context
             with bpy.context.temp_override(window=window, screen=window.screen):
-                if bpy.ops.ed.undo_push.poll():
+                if bpy.ops.ed.undo_push.poll():  # type: ignore[call-arg]
                     bpy.ops.ed.undo_push(message=message)
                     return True
     except (RuntimeError, AttributeError, TypeError) as e:

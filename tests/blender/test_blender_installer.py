@@ -3,7 +3,6 @@ into place only when it works; and "worker exited" errors that say why. No netwo
 base Python stands in for venv + pip (the real install is measured by hand, see the add-on README)."""
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
