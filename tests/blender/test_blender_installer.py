@@ -97,3 +97,30 @@ def test_worker_exit_error_shows_its_last_stderr_lines(fake_python, monkeypatch)
     text = str(e.value)
     assert "exited with status 1" in text.splitlines()[0] and "No module named 'torch'" in text
     assert not be.running
+
+
+def test_backend_actions_report_in_the_preferences(fake_python, monkeypatch, bpy_clean):
+    """Refused install, failed test, release: each result shows in the preferences and replaces the
+    previous one; the sidebar panel's message is left alone."""
+    import styleface_blender
+    from styleface_blender.state import STATE
+    bpy = bpy_clean
+    styleface_blender.register()
+    try:
+        STATE.set_panel(message="3 faces built")
+        assert not bpy.app.online_access  # as in a Blender whose user has not allowed online access
+        with pytest.raises(RuntimeError, match="Online access is disabled"):  # the operator's report
+            bpy.ops.styleface.install_backend("EXEC_DEFAULT")
+        assert STATE.prefs_error.startswith("Online access is disabled") and STATE.installer is None
+        monkeypatch.setenv("STYLEFACE_BACKEND_PYTHON", fake_python)
+        monkeypatch.setenv("FAKE_IMPORT_FAIL", "1")
+        with pytest.raises(RuntimeError):  # the operator reports an error
+            bpy.ops.styleface.test_backend()
+        assert STATE.prefs_error.startswith("Test failed:") and "No module named 'torch'" in STATE.prefs_error
+        assert bpy.ops.styleface.release_backend() == {"FINISHED"}
+        assert STATE.prefs_error == "" and STATE.prefs_message == "Backend was not running"
+        assert STATE.message == "3 faces built"
+    finally:
+        STATE.set_prefs()
+        STATE.set_panel()
+        styleface_blender.unregister()
