@@ -193,6 +193,7 @@ def test_operators_in_background_mode(bpy_clean, worker_env):
         styleface_blender.unregister()
 
 
+@pytest.mark.real_backend
 def test_real_demo_generator(bpy_clean, worker_env, monkeypatch):
     ok, why = backend_has_demo_generator()
     if not ok:
