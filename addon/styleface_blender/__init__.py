@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import importlib
 
-_UI_MODULES = ("props", "preferences", "operators", "ui", "capture_ui")
+_UI_MODULES = ("props", "preferences", "operators", "backend_ops", "ui", "capture_ui")
 _registered: list = []
 
 
 def register() -> None:
-    """Register properties, preferences, operators and the panel (safe to call after unregister)."""
+    """Register properties, preferences, operators and the panel (safe to call after unregister).
+    Without numpy in Blender's Python only a panel and preferences that explain the fix register."""
     if _registered:
         return
-    for name in _UI_MODULES:
+    from . import deps
+    for name in (_UI_MODULES if not deps.missing() else ("missing",)):
         mod = importlib.import_module(f"{__name__}.{name}")
         try:
             mod.register()
@@ -36,8 +38,11 @@ def unregister() -> None:
             _registered.pop().unregister()
         except Exception as e:  # noqa: BLE001
             first = first or e
-    from . import backend, vendor
-    backend.get_backend().release()
+    import sys
+    backend = sys.modules.get(f"{__name__}.backend")  # never imported when numpy is missing
+    if backend is not None:
+        backend.get_backend().release()
+    from . import vendor
     vendor.unload()
     if first is not None:
         raise first

@@ -33,6 +33,7 @@ from .build import BuildOptions, build_face, configure_displacement, face_props,
 from .capture import CaptureError, CaptureResult, import_arkit_capture
 from .facedata import FaceData
 from .lighting import ensure_default_lighting, match_lighting
+from .placement import stand_on_ground
 
 __all__ = ["generate_face", "populate_crowd", "render_views", "build_from_data", "regenerate",
            "match_lighting", "configure_displacement", "remove_face", "face_props", "crowd_positions",
@@ -112,6 +113,8 @@ def _face_builder(base: BuildOptions, options: dict[str, Any], config: BackendCo
         if ignored is not None and ignored():
             opts.properties["ignored_options"] = ignored()
         obj = build_face(data, opts)
+        if placements is not None:  # crowd spots are floor points: the face stands on them
+            stand_on_ground(obj, placements[index][0][2])
         if lighting:
             match_lighting(obj)
         return obj
@@ -212,7 +215,7 @@ def crowd_positions(count: int, layout: Any = "grid", spacing: float = 0.4, seed
         co = co.reshape(-1, 3)[:count]
         mw = np.array(target.matrix_world, dtype=np.float64)
         world = co @ mw[:3, :3].T + mw[:3, 3]
-        return [(tuple(float(v) for v in p), 0.0) for p in world]
+        return [((float(p[0]), float(p[1]), float(p[2])), 0.0) for p in world]
     raise ValueError(f"layout must be 'grid', 'scatter', 'vertices' or a mesh object, got {layout!r}")
 
 
@@ -339,7 +342,7 @@ def _set_cycles(scene: "bpy.types.Scene", samples: int, device: str) -> None:
 
 def eevee_engine_id() -> str:
     """'BLENDER_EEVEE_NEXT' on 4.2-4.4, 'BLENDER_EEVEE' later: read from the enum at run time."""
-    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()
+    items = bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items.keys()  # type: ignore[attr-defined]
     return "BLENDER_EEVEE_NEXT" if "BLENDER_EEVEE_NEXT" in items else "BLENDER_EEVEE"
 
 
@@ -350,17 +353,22 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
     """Render ``obj`` turned by each yaw (degrees unless ``degrees=False``) through the backend's
     camera (same focal length and distance, so a face fills the frame like an FFHQ crop) to PNG.
 
-    ``path``: a folder (files ``<object>_yaw+030.png``) or a pattern with ``{name}``, ``{seed}``,
-    ``{yaw}``. Files are written under a temporary name and renamed, so an interrupted render never
-    leaves a PNG that looks complete. Scene settings that are changed are restored afterwards."""
+    ``path``: a folder (files ``<object>_yaw+030.png``), a ``.png`` file (one yaw: that file; several:
+    ``x_yaw+030.png`` beside it) or a pattern with ``{name}``, ``{seed}``, ``{yaw}``. Files are written
+    under a temporary name and renamed, so an interrupted render never leaves a PNG that looks
+    complete. Scene settings that are changed are restored afterwards, and what was added for the
+    render (camera, default light and world) is removed again."""
+    yaws = list(yaws)
     scene = bpy.context.scene
+    assert scene is not None
+    added = _RenderSetup(scene)
     render = scene.render
-    saved = dict(camera=scene.camera, engine=render.engine, x=render.resolution_x, y=render.resolution_y,
+    saved: dict[str, Any] = dict(camera=scene.camera, engine=render.engine, x=render.resolution_x, y=render.resolution_y,
                  pct=render.resolution_percentage, filepath=render.filepath,
                  transparent=render.film_transparent, ext=render.use_file_extension)
     saved_fmt = (render.image_settings.file_format, render.image_settings.color_mode)
     hidden: list[Any] = []
-    base_rot = tuple(obj.rotation_euler)
+    base_rot = (obj.rotation_euler[0], obj.rotation_euler[1], obj.rotation_euler[2])
     cam = _camera(scene)
     ensure_default_lighting(scene)
     seed = face_props(obj).get("seed", "")
@@ -373,7 +381,7 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
                     o.hide_render = True
                     hidden.append(o)
         engine_id = eevee_engine_id() if engine.upper().startswith("BLENDER_EEVEE") else engine.upper()
-        render.engine = engine_id
+        render.engine = engine_id  # type: ignore[assignment]  # 4.2 stubs list only EEVEE_NEXT
         if engine_id == "CYCLES":
             _set_cycles(scene, samples, device)
         render.resolution_x = render.resolution_y = int(resolution)
@@ -388,7 +396,7 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
         scene.camera = cam
         for yaw in yaws:
             yaw_deg = float(yaw) if degrees else math.degrees(float(yaw))
-            target = _view_path(path, obj.name, seed, yaw_deg)
+            target = _view_path(path, obj.name, seed, yaw_deg, single=len(yaws) == 1)
             if skip_existing and os.path.isfile(target):
                 out.append(target)
                 continue
@@ -411,14 +419,61 @@ def render_views(obj: "bpy.types.Object", yaws: Iterable[float], path: str, *, d
         render.film_transparent = saved["transparent"]
         render.use_file_extension = saved["ext"]
         render.image_settings.file_format, render.image_settings.color_mode = saved_fmt
+        added.undo()
     return out
 
 
-def _view_path(path: str, name: str, seed: Any, yaw_deg: float) -> str:
+class _RenderSetup:
+    """What ``render_views`` adds to a scene (camera, default sun and world) and how to take it away."""
+
+    def __init__(self, scene: "bpy.types.Scene"):
+        self.scene = scene
+        self.objects = {o.name for o in bpy.data.objects}
+        self.cameras = {c.name for c in bpy.data.cameras}
+        self.lights = {x.name for x in bpy.data.lights}
+        self.worlds = {w.name for w in bpy.data.worlds}
+        self.world = scene.world
+        self.world_state = _world_state(scene.world)
+
+    def undo(self) -> None:
+        for coll, before in ((bpy.data.objects, self.objects), (bpy.data.cameras, self.cameras),
+                             (bpy.data.lights, self.lights)):
+            for block in [b for b in coll if b.name not in before]:
+                coll.remove(block)  # type: ignore[arg-type]
+        self.scene.world = self.world
+        for w in [w for w in bpy.data.worlds if w.name not in self.worlds]:
+            bpy.data.worlds.remove(w)
+        if self.world is not None and self.world_state is not None:
+            color, had_tree, bg = self.world_state
+            self.world.color = color
+            if not had_tree and self.world.node_tree is not None:  # 4.x world that had no nodes
+                self.world.use_nodes = False
+            node = _background_node(self.world)
+            if node is not None and bg is not None:
+                node.inputs["Color"].default_value, node.inputs["Strength"].default_value = bg
+
+
+def _background_node(world: Any) -> Any:
+    tree = getattr(world, "node_tree", None)
+    return next((n for n in tree.nodes if n.type == "BACKGROUND"), None) if tree is not None else None
+
+
+def _world_state(world: Any) -> Any:
+    if world is None:
+        return None
+    node = _background_node(world)
+    bg = (tuple(node.inputs["Color"].default_value), node.inputs["Strength"].default_value) if node else None
+    return tuple(world.color), world.node_tree is not None, bg
+
+
+def _view_path(path: str, name: str, seed: Any, yaw_deg: float, single: bool = False) -> str:
     path = bpy.path.abspath(path) if path.startswith("//") else path
     yaw_txt = f"{int(round(yaw_deg)):+04d}"
     if "{" in path:
         return path.format(name=bpy.path.clean_name(name), seed=seed, yaw=yaw_txt)
+    stem, ext = os.path.splitext(path)
+    if ext.lower() == ".png":  # a file name: that file for one view, numbered beside it for several
+        return path if single else f"{stem}_yaw{yaw_txt}{ext}"
     return os.path.join(path, f"{bpy.path.clean_name(name)}_yaw{yaw_txt}.png")
 
 

@@ -30,12 +30,15 @@ ENV_BUNDLE = "STYLEFACE_BUNDLE"
 DEVICES = ("AUTO", "CUDA", "CPU")
 #: generate options every worker of protocol 1 accepts; others are sent only if hello lists them.
 BASE_OPTIONS = ("expression", "texture_size", "batch_size", "device")
+#: lines of the worker's stderr shown with a "worker exited" error
+WORKER_TAIL_LINES = 3
 
 
 class BackendError(RuntimeError):
     """Something the user can fix or must know about: no backend Python, worker died, bad request.
 
-    ``str()`` is one line for the panel; ``details`` holds the worker log tail for the console."""
+    ``str()`` is for the panel (first line, then the worker's last stderr lines if it exited);
+    ``details`` holds the full worker log tail for the console."""
 
     def __init__(self, message: str, details: str = "", objects: Sequence[Any] = ()):
         super().__init__(message)
@@ -223,8 +226,17 @@ def get_backend() -> Backend:
 
 
 def _first_line(e: BaseException) -> str:
+    """The worker error for the panel: its first line, plus the last lines of the worker's stderr when
+    it exited (e.g. "No module named 'torch'"), so the user sees why without opening a console."""
     text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]
+    first = text.splitlines()[0]
+    tail = getattr(e, "log_tail", "") or ""
+    if not tail and "--- worker log" in text:
+        tail = text.split("--- worker log", 1)[1].split("\n", 1)[-1]
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith("---")]
+    if not lines:
+        return first
+    return first + "\nWorker's last output:\n" + "\n".join(lines[-WORKER_TAIL_LINES:])
 
 
 def split_options(options: dict[str, Any], supported: set[str]) -> tuple[dict[str, Any], list[str]]:
@@ -476,81 +488,3 @@ def backend_requirements() -> list[str]:
             with open(path, "rb") as f:
                 return list(tomllib.load(f)["project"]["dependencies"])
     return ["numpy>=1.23", "scipy>=1.10", "pillow>=9.0", "torch>=2.1", "safetensors>=0.4", "tqdm>=4.60"]
-
-
-def install_commands(env_dir: str, variant: str = "CPU", base_python: str | None = None) -> list[list[str]]:
-    """Commands that create the managed environment: venv, pip upgrade, torch (variant), the rest."""
-    py = base_python or sys.executable
-    env_py = venv_python(env_dir)
-    reqs = backend_requirements()
-    torch_reqs = [r for r in reqs if r.split(">")[0].split("=")[0].split("<")[0].strip() == "torch"] or ["torch"]
-    rest = [r for r in reqs if r not in torch_reqs]
-    index = {"CPU": ["--index-url", "https://download.pytorch.org/whl/cpu"],
-             "CUDA": ["--index-url", "https://download.pytorch.org/whl/cu124"], "DEFAULT": []}[variant]
-    pip = [env_py, "-m", "pip", "install", "--disable-pip-version-check"]
-    return [[py, "-m", "venv", env_dir],
-            [env_py, "-m", "pip", "install", "--upgrade", "pip"],
-            pip + index + torch_reqs,
-            pip + rest]
-
-
-class Installer:
-    """Runs ``install_commands`` in a helper thread (subprocesses only, no bpy) into a log file that
-    the preferences panel shows while a timer polls ``finished``."""
-
-    def __init__(self, env_dir: str, variant: str = "CPU", base_python: str | None = None):
-        self.env_dir = env_dir
-        self.commands = install_commands(env_dir, variant, base_python)
-        self.log_path = os.path.join(os.path.dirname(os.path.abspath(env_dir)), "styleface_install.log")
-        self.returncode: int | None = None
-        self.error: str | None = None
-        self._proc: subprocess.Popen | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self._thread is not None and not self._thread.is_alive()
-
-    def start(self) -> "Installer":
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._thread = threading.Thread(target=self._run, name="styleface-install", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-        env["PYTHONNOUSERSITE"] = "1"
-        with open(self.log_path, "w", encoding="utf-8") as log:
-            for cmd in self.commands:
-                if self._stop.is_set():
-                    self.error = "cancelled"
-                    self.returncode = 1
-                    return
-                log.write("$ " + " ".join(cmd) + "\n")
-                log.flush()
-                try:
-                    self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                                  creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
-                    rc = self._proc.wait()
-                except OSError as e:
-                    log.write(f"cannot run: {e}\n")
-                    rc = 1
-                if rc != 0:
-                    self.returncode = rc
-                    self.error = f"'{' '.join(cmd[:4])} ...' failed with status {rc}; see the log"
-                    return
-            self.returncode = 0
-            log.write("backend installed\n")
-
-    def cancel(self) -> None:
-        self._stop.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-
-    def log_tail(self, lines: int = 12) -> list[str]:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return [ln.rstrip() for ln in f.readlines()[-lines:]]
-        except OSError:
-            return []

@@ -86,7 +86,7 @@ def _reset_scene() -> None:
                  bpy.data.cameras, bpy.data.lights):
         for block in list(coll):
             if block.users == 0:
-                coll.remove(block)
+                coll.remove(block)  # type: ignore[arg-type]
 
 
 def run(argv: Sequence[str] | None = None) -> int:

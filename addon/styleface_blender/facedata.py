@@ -204,4 +204,4 @@ class FaceData:
 
     def save_npz(self, path: str) -> None:
         arrays, meta = self.to_arrays()
-        np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(path, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]

@@ -65,8 +65,8 @@ def set_world_color(scene: "bpy.types.Scene", rgb: Any) -> "bpy.types.World":
     if world.node_tree is not None:
         bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
         if bg is not None:
-            bg.inputs["Color"].default_value = (*[float(c) for c in rgb[:3]], 1.0)
-            bg.inputs["Strength"].default_value = 1.0
+            bg.inputs["Color"].default_value = (*[float(c) for c in rgb[:3]], 1.0)  # type: ignore[attr-defined]
+            bg.inputs["Strength"].default_value = 1.0  # type: ignore[attr-defined]
     return world
 
 
@@ -91,6 +91,7 @@ def match_lighting(obj: "bpy.types.Object", scene: "bpy.types.Scene | None" = No
     """World + sun from the object's SH lighting, in the object's current orientation; None if the
     face carries no lighting coefficients."""
     scene = scene or bpy.context.scene
+    assert scene is not None
     gamma = gamma_of(obj)
     if gamma is None:
         return None
@@ -98,7 +99,7 @@ def match_lighting(obj: "bpy.types.Object", scene: "bpy.types.Scene | None" = No
     set_world_color(scene, ambient)
     sun = _sun(scene)
     rot = world_matrix(obj).to_3x3().normalized()
-    point_sun(sun, rot @ Vector(d_model))
+    point_sun(sun, rot @ Vector(d_model.tolist()))
     sun.data.energy = float(strength)
     sun.data.color = (1.0, 1.0, 1.0)
     sun.data.angle = math.radians(10.0)
@@ -108,6 +109,7 @@ def match_lighting(obj: "bpy.types.Object", scene: "bpy.types.Scene | None" = No
 def ensure_default_lighting(scene: "bpy.types.Scene | None" = None) -> None:
     """A neutral key light and grey world when the scene has no light at all (renders are not black)."""
     scene = scene or bpy.context.scene
+    assert scene is not None
     if any(o.type == "LIGHT" for o in scene.objects):
         return
     set_world_color(scene, (0.35, 0.35, 0.35))

@@ -7,30 +7,17 @@ builds the faces as they arrive and redraws the panel's progress bar. In backgro
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
 from bpy.props import EnumProperty
 
-from . import api, backend, build
+from . import api, backend, build, undo
 from .build import BuildOptions
+from .optypes import OpResult
+from .state import STATE, UIState  # noqa: F401 - UIState re-exported for callers of the old location
 
 TIMER_INTERVAL = 0.1
-
-
-@dataclass
-class UIState:
-    """What the panel shows; plain Python, touched only on the main thread."""
-
-    job: Any = None
-    error: str = ""
-    message: str = ""
-    installer: Any = None
-    test_report: list[str] = field(default_factory=list)
-
-
-STATE = UIState()
 
 
 def _prefs() -> Any:
@@ -38,6 +25,7 @@ def _prefs() -> Any:
 
 
 def _redraw() -> None:
+    """Redraw every region of the viewports and the preferences (sidebar buttons re-run their poll)."""
     wm = getattr(bpy.context, "window_manager", None)
     if wm is None:
         return
@@ -45,26 +33,44 @@ def _redraw() -> None:
         for area in window.screen.areas:
             if area.type in ("VIEW_3D", "PREFERENCES"):
                 area.tag_redraw()
+                for region in area.regions:
+                    region.tag_redraw()
+
+
+def _late_redraw() -> None:
+    """Once more a moment after a job ends: the first redraw can run before Blender re-checks the
+    buttons' poll, which left them greyed until the mouse moved."""
+    _redraw()
+    return None
 
 
 def _fail(op: bpy.types.Operator | None, message: str) -> None:
-    STATE.error = message
+    STATE.set_panel(error=message)
     if op is not None:
-        op.report({"ERROR"}, message)
+        op.report({"ERROR"}, message.splitlines()[0])
+
+
+def _undo_name(job: Any) -> str:
+    n = len(job.objects)
+    what = "Populate Crowd" if job.label == "Crowd" else "Generate"
+    seeds = f"seed {job.seeds[0]}" if n == 1 else f"{n} faces"
+    return f"StyleFace {what} ({seeds})"
 
 
 def _finish_job() -> None:
     job = STATE.job
+    STATE.job = None
     if job.status == "error":
         _fail(None, str(job.error))
         if getattr(job.error, "details", ""):
             print("StyleFace:", job.error.details)
     else:
         n = len(job.objects)
-        STATE.message = f"{'Cancelled: ' if job.status == 'cancelled' else ''}{n} face{'s' * (n != 1)} built"
+        message = f"{'Cancelled: ' if job.status == 'cancelled' else ''}{n} face{'s' * (n != 1)} built"
         if job.ignored_options:
-            STATE.message += f" (backend ignored: {', '.join(job.ignored_options)})"
-    if job.objects:
+            message += f" (backend ignored: {', '.join(job.ignored_options)})"
+        STATE.set_panel(message=message)
+    if job.objects and not getattr(job, "undone", False):
         try:
             view_layer = bpy.context.view_layer
             for o in view_layer.objects:
@@ -74,7 +80,8 @@ def _finish_job() -> None:
             view_layer.objects.active = job.objects[-1]
         except (ReferenceError, RuntimeError, AttributeError):
             pass
-    STATE.job = None
+        # one step for the whole job, also for a cancelled or failed one (its whole faces stay)
+        undo.push(_undo_name(job))
 
 
 def _tick() -> float | None:
@@ -92,17 +99,27 @@ def _tick() -> float | None:
     if done:
         _finish_job()
         _redraw()
+        if not bpy.app.timers.is_registered(_late_redraw):
+            bpy.app.timers.register(_late_redraw, first_interval=0.2)
         return None
     return TIMER_INTERVAL
 
 
-def run_job(op: bpy.types.Operator, job: Any) -> set[str]:
+def _blocking() -> bool:
+    """Timers never fire in background mode: run jobs inline there (tests patch this to drive the
+    timer path)."""
+    return bool(bpy.app.background)
+
+
+def run_job(op: bpy.types.Operator, job: Any) -> set[OpResult]:
     """Blocking in background mode, threaded + timer in the UI."""
-    STATE.error, STATE.message = "", ""
-    if bpy.app.background:
+    STATE.set_panel()
+    if _blocking():
         try:
             job.run()
         except backend.BackendError as e:
+            STATE.job = job  # whole faces built before the failure stay, as one undo step
+            _finish_job()
             _fail(op, str(e))
             return {"CANCELLED"}
         STATE.job = job
@@ -115,19 +132,35 @@ def run_job(op: bpy.types.Operator, job: Any) -> set[str]:
     return {"FINISHED"}
 
 
+def _stop_job(reason: str) -> None:
+    """Stop the running job without an undo step: its scene is being replaced (undo, file load)."""
+    job = STATE.job
+    if job is not None:
+        job.cancel()
+        job.undone = True
+        STATE.job = None
+        STATE.set_panel(message=reason)
+
+
 @bpy.app.handlers.persistent
 def _on_load_pre(*_args: Any) -> None:
     """Another file is loading: stop building into a scene that is about to disappear."""
-    if STATE.job is not None:
-        STATE.job.cancel()
-        STATE.job = None
-    STATE.error = STATE.message = ""
+    _stop_job("")
+    STATE.set_panel()
+
+
+@bpy.app.handlers.persistent
+def _on_undo_pre(*_args: Any) -> None:
+    """Undo/redo while faces are still arriving: the faces not yet in an undo step vanish with it, so
+    stop the job (building on would link into data the undo replaced, and a later push would wipe
+    the redo history)."""
+    _stop_job("Generation stopped by undo")
 
 
 def _base_options(context: bpy.types.Context, collection: Any = None) -> BuildOptions:
     s = context.scene.styleface
     prefs = _prefs()
-    return BuildOptions(collection=collection, location=tuple(context.scene.cursor.location), yaw=s.yaw,
+    return BuildOptions(collection=collection, location=context.scene.cursor.location.to_tuple(), yaw=s.yaw,
                         pitch=s.pitch, displacement_strength=s.displacement_strength,
                         displacement_method=s.displacement_method, subdivision_viewport=s.subdiv_viewport,
                         subdivision_render=s.subdiv_render,
@@ -154,7 +187,7 @@ class STYLEFACE_OT_random_seed(bpy.types.Operator):
     bl_label = "Random Seed"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         context.scene.styleface.seed = random.randint(0, 2**31 - 1)
         return {"FINISHED"}
 
@@ -164,7 +197,7 @@ class STYLEFACE_OT_generate(_NeedsIdle, bpy.types.Operator):
     bl_idname = "styleface.generate"
     bl_label = "Generate"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         try:
             config = backend.resolve_config()
@@ -181,7 +214,7 @@ class STYLEFACE_OT_populate_crowd(_NeedsIdle, bpy.types.Operator):
     bl_idname = "styleface.populate_crowd"
     bl_label = "Populate Crowd"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         try:
             config = backend.resolve_config()
@@ -190,7 +223,7 @@ class STYLEFACE_OT_populate_crowd(_NeedsIdle, bpy.types.Operator):
                 raise ValueError("choose a target mesh for the 'Vertices' layout")
             seeds = list(range(s.seed, s.seed + s.count))
             placements = api.crowd_positions(len(seeds), layout, s.crowd_spacing, seed=s.seed,
-                                             target=s.crowd_target, origin=tuple(context.scene.cursor.location))
+                                             target=s.crowd_target, origin=context.scene.cursor.location.to_tuple())
         except (backend.BackendError, ValueError) as e:
             _fail(self, str(e))
             return {"CANCELLED"}
@@ -207,7 +240,8 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
     """Rebuild the active StyleFace object from its seed and options (or vary them)"""
     bl_idname = "styleface.regenerate"
     bl_label = "Regenerate"
-    bl_options = {"REGISTER", "UNDO"}
+    # no UNDO flag: the step is pushed after the swap with a name that says which face
+    bl_options = {"REGISTER"}
 
     mode: EnumProperty(name="Mode", items=[("REPRODUCE", "Reproduce", ""), ("SEED", "Next seed", ""),
                                            ("SETTINGS", "Panel settings", "")], default="REPRODUCE")
@@ -216,9 +250,10 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.job is None and build.is_styleface(context.active_object)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         s = context.scene.styleface
         obj = context.active_object
+        assert obj is not None  # poll
         overrides: dict[str, Any] = {}
         if self.mode == "SETTINGS":
             overrides = {"truncation": round(s.truncation, 6), **{k: v for k, v in s.expression_options().items()
@@ -232,7 +267,8 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
             return {"CANCELLED"}
         context.view_layer.objects.active = new
         new.select_set(True)
-        STATE.error, STATE.message = "", f"Regenerated {new.name}"
+        STATE.set_panel(message=f"Regenerated {new.name}")
+        undo.push(f"StyleFace Regenerate ({new.name})")
         return {"FINISHED"}
 
 
@@ -245,7 +281,7 @@ class STYLEFACE_OT_cancel(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.job is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         STATE.job.cancel()
         return {"FINISHED"}
 
@@ -260,8 +296,10 @@ class STYLEFACE_OT_match_lighting(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return build.is_styleface(context.active_object)
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if api.match_lighting(context.active_object, context.scene) is None:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
+        obj = context.active_object
+        assert obj is not None  # poll
+        if api.match_lighting(obj, context.scene) is None:
             self.report({"WARNING"}, "This face carries no lighting coefficients")
             return {"CANCELLED"}
         return {"FINISHED"}
@@ -272,8 +310,8 @@ class STYLEFACE_OT_dismiss(bpy.types.Operator):
     bl_idname = "styleface.dismiss"
     bl_label = "Dismiss"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        STATE.error, STATE.message = "", ""
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
+        STATE.set_panel()
         return {"FINISHED"}
 
 
@@ -282,7 +320,7 @@ class STYLEFACE_OT_open_preferences(bpy.types.Operator):
     bl_idname = "styleface.open_preferences"
     bl_label = "Backend Settings"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         try:
             bpy.ops.screen.userpref_show()
             context.preferences.active_section = "ADDONS"
@@ -292,114 +330,29 @@ class STYLEFACE_OT_open_preferences(bpy.types.Operator):
         return {"FINISHED"}
 
 
-# -- preferences operators ---------------------------------------------------------------------------
-
-def _install_tick() -> float | None:
-    inst = STATE.installer
-    _redraw()
-    if inst is None or inst.finished:
-        if inst is not None and inst.error:
-            STATE.error = f"Backend install failed: {inst.error}"
-        elif inst is not None:
-            STATE.message = "Backend installed"
-        return None
-    return 0.5
-
-
-class STYLEFACE_OT_install_backend(bpy.types.Operator):
-    """Create a Python environment with PyTorch for the backend (downloads several hundred MB)"""
-    bl_idname = "styleface.install_backend"
-    bl_label = "Install Backend"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return STATE.installer is None or STATE.installer.finished
-
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
-        return context.window_manager.invoke_confirm(self, event)
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if not getattr(bpy.app, "online_access", True):
-            _fail(self, "Online access is disabled (Preferences > System > Network); enable it, or choose "
-                        "'Existing Python'")
-            return {"CANCELLED"}
-        prefs = _prefs()
-        env_dir = (bpy.path.abspath(prefs.env_dir) if prefs and prefs.env_dir else backend.default_env_dir())
-        backend.get_backend().release()
-        STATE.installer = backend.Installer(env_dir, prefs.torch_variant if prefs else "CPU").start()
-        bpy.app.timers.register(_install_tick, first_interval=0.5)
-        self.report({"INFO"}, f"Installing the StyleFace backend into {env_dir}")
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_cancel_install(bpy.types.Operator):
-    """Stop the backend installation"""
-    bl_idname = "styleface.cancel_install"
-    bl_label = "Cancel Install"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if STATE.installer is not None:
-            STATE.installer.cancel()
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_test_backend(bpy.types.Operator):
-    """Start the backend and report its versions and device"""
-    bl_idname = "styleface.test_backend"
-    bl_label = "Test Backend"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            r = backend.test_backend()
-        except backend.BackendError as e:
-            STATE.test_report = [f"Failed: {e}"]
-            _fail(self, str(e))
-            return {"CANCELLED"}
-        gpu = f" ({r['gpu']})" if r.get("gpu") else ""
-        STATE.test_report = [
-            f"Python {r.get('python')}, torch {r.get('torch') or 'missing'}, StyleFace {r.get('styleface')}",
-            f"CUDA: {'yes' + gpu if r.get('cuda') else 'no'}, MPS: {'yes' if r.get('mps') else 'no'}",
-            f"Bundle: {r.get('bundle')} ({r.get('generator')}) on {r.get('device')}",
-        ]
-        self.report({"INFO"}, " | ".join(STATE.test_report))
-        return {"FINISHED"}
-
-
-class STYLEFACE_OT_release_backend(bpy.types.Operator):
-    """Stop the backend worker and free its (GPU) memory; it restarts on the next Generate"""
-    bl_idname = "styleface.release_backend"
-    bl_label = "Release Backend"
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if STATE.job is not None:
-            STATE.job.cancel()
-        was = backend.get_backend().release()
-        self.report({"INFO"}, "Backend stopped" if was else "Backend was not running")
-        return {"FINISHED"}
-
-
 CLASSES = (STYLEFACE_OT_random_seed, STYLEFACE_OT_generate, STYLEFACE_OT_populate_crowd,
            STYLEFACE_OT_regenerate, STYLEFACE_OT_cancel, STYLEFACE_OT_match_lighting, STYLEFACE_OT_dismiss,
-           STYLEFACE_OT_open_preferences, STYLEFACE_OT_install_backend, STYLEFACE_OT_cancel_install,
-           STYLEFACE_OT_test_backend, STYLEFACE_OT_release_backend)
+           STYLEFACE_OT_open_preferences)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
+    bpy.app.handlers.undo_pre.append(_on_undo_pre)
+    bpy.app.handlers.redo_pre.append(_on_undo_pre)
 
 
 def unregister() -> None:
-    if _on_load_pre in bpy.app.handlers.load_pre:
-        bpy.app.handlers.load_pre.remove(_on_load_pre)
-    for fn in (_tick, _install_tick):
+    for handlers, fn in ((bpy.app.handlers.load_pre, _on_load_pre), (bpy.app.handlers.undo_pre, _on_undo_pre),
+                         (bpy.app.handlers.redo_pre, _on_undo_pre)):
+        if fn in handlers:
+            handlers.remove(fn)
+    for fn in (_tick, _late_redraw):
         if bpy.app.timers.is_registered(fn):
             bpy.app.timers.unregister(fn)
     if STATE.job is not None:
         STATE.job.cancel()
-    if STATE.installer is not None and not STATE.installer.finished:
-        STATE.installer.cancel()
     STATE.job = None
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

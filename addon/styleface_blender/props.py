@@ -103,7 +103,7 @@ CLASSES = (StyleFaceSettings,)
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
-    bpy.types.Scene.styleface = PointerProperty(type=StyleFaceSettings)
+    bpy.types.Scene.styleface = PointerProperty(type=StyleFaceSettings)  # type: ignore[attr-defined, func-returns-value]
 
 
 def unregister() -> None:

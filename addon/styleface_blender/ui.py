@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import build
-from .operators import STATE
+from . import build, ui_text
+from .state import STATE
 
 
 class STYLEFACE_PT_main(bpy.types.Panel):
@@ -25,28 +25,30 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         row.operator("styleface.random_seed", text="", icon="FILE_REFRESH")
         col.prop(s, "truncation", slider=True)
 
-        box = layout.box()
+        # Property split (label column + widget column) with one property per line: labels such as
+        # "Expression" fit the default sidebar width instead of being cut to "Express...".
+        box = _split(layout.box())
         box.prop(s, "expression_mode")
         if s.expression_mode == "PRESET":
             box.prop(s, "expression_preset")
             box.prop(s, "expression_strength", slider=True)
         elif s.expression_mode == "FROM_SEED":
-            box.prop(s, "expression_seed")
+            box.prop(s, "expression_seed", text="Seed")
 
-        box = layout.box()
+        box = _split(layout.box())
+        col = box.column(align=True)
+        col.prop(s, "yaw")
+        col.prop(s, "pitch")
         row = box.row(align=True)
-        row.prop(s, "yaw")
-        row.prop(s, "pitch")
-        row = box.row(align=True)
-        row.prop(s, "match_lighting")
+        row.prop(s, "match_lighting", text="Lighting")
         row.operator("styleface.match_lighting", text="", icon="LIGHT_SUN")
 
-        box = layout.box()
+        box = _split(layout.box())
         box.prop(s, "displacement_method")
-        box.prop(s, "displacement_strength", slider=True)
-        row = box.row(align=True)
-        row.prop(s, "subdiv_viewport", text="Viewport")
-        row.prop(s, "subdiv_render", text="Render")
+        box.prop(s, "displacement_strength", text="Strength", slider=True)
+        col = box.column(align=True)
+        col.prop(s, "subdiv_viewport", text="Levels Viewport")
+        col.prop(s, "subdiv_render", text="Render")
 
         col = layout.column(align=True)
         col.enabled = not busy
@@ -58,11 +60,11 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         op = row.operator("styleface.regenerate", icon="FILE_REFRESH")
         op.mode = s.regenerate_mode
 
-        box = layout.box()
+        box = _split(layout.box())
         box.enabled = not busy
-        row = box.row(align=True)
-        row.prop(s, "count")
-        row.prop(s, "crowd_spacing")
+        col = box.column(align=True)
+        col.prop(s, "count")
+        col.prop(s, "crowd_spacing")
         box.prop(s, "crowd_layout")
         if s.crowd_layout == "VERTICES":
             box.prop(s, "crowd_target")
@@ -79,21 +81,26 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         if STATE.error:
             box = layout.box()
             box.alert = True
-            for i, line in enumerate(STATE.error.splitlines()[:4]):
-                box.label(text=line[:120], icon="ERROR" if i == 0 else "BLANK1")
+            ui_text.draw_wrapped(box, context, STATE.error, icon="ERROR")
             row = box.row(align=True)
             row.operator("styleface.open_preferences", icon="PREFERENCES")
             row.operator("styleface.dismiss", text="", icon="X")
         elif STATE.message:
             row = layout.row(align=True)
-            row.label(text=STATE.message, icon="INFO")
+            ui_text.draw_wrapped(row, context, STATE.message, icon="INFO")
             row.operator("styleface.dismiss", text="", icon="X")
 
         obj = context.active_object
-        if build.is_styleface(obj):
+        if obj is not None and build.is_styleface(obj):
             props = build.face_props(obj)
-            layout.label(text=f"{obj.name}: seed {props.get('seed')}, bundle {props.get('bundle')}",
-                         icon="OBJECT_DATA")
+            ui_text.draw_wrapped(layout, context, f"{obj.name}: seed {props.get('seed')}, bundle "
+                                 f"{props.get('bundle')}", icon="OBJECT_DATA")
+
+
+def _split(layout: bpy.types.UILayout) -> bpy.types.UILayout:
+    layout.use_property_split = True
+    layout.use_property_decorate = False
+    return layout
 
 
 CLASSES = (STYLEFACE_PT_main,)

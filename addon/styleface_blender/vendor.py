@@ -1,10 +1,12 @@
-"""Find the backend source and load its torch-free client modules under a private name.
+"""Find the backend source and load its torch-free client modules as a sub-package of the add-on.
 
 Why: the add-on vendors ``styleface.client`` / ``styleface.protocol`` (standard library + numpy) rather
-than installing ``styleface`` into Blender's Python. Loading the package under a private module name
-keeps Blender's ``sys.modules['styleface']`` free (a user may have another copy installed) and lets the
-client's relative imports work unchanged. The same source directory goes on the worker's PYTHONPATH,
-so the client and the worker always speak the same protocol version.
+than installing ``styleface`` into Blender's Python. Loading the package as ``<add-on package>.vendored``
+(``bl_ext.<repo>.styleface.vendored`` when installed as an extension) keeps Blender's
+``sys.modules['styleface']`` free (a user may have another copy installed), keeps every module inside
+the extension's own namespace (Blender reports a "policy violation" for top-level modules an extension
+adds) and lets the client's relative imports work unchanged. The same source directory goes on the
+worker's PYTHONPATH, so the client and the worker always speak the same protocol version.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 from types import ModuleType
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_PRIVATE = "_styleface_blender_backend"
+_PRIVATE = f"{__package__ or 'styleface_blender'}.vendored"
 
 
 def backend_source_root() -> str | None:

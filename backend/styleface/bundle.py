@@ -213,8 +213,6 @@ def load_bundle(path: str | os.PathLike[str] | None = None, device: str | None =
 
 def open_bundle(path: str | os.PathLike[str] | None = None, device: str | None = "auto") -> Bundle:
     """Read and validate a bundle; networks are loaded onto ``device`` in eval mode."""
-    import torch
-
     from .nets.io import load_model
 
     if path is None:

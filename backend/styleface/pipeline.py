@@ -6,7 +6,7 @@ options): z comes from a seeded CPU generator and the UV generator uses its fixe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np

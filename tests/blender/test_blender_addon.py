@@ -109,7 +109,7 @@ def test_zip_validates_installs_registers_and_vendors_client(addon_zip, tmp_path
         vendor = importlib.import_module("sf_zip_test.vendor")
         assert Path(vendor.backend_source_root()) == pkg / "backend_src"
         client = vendor.client_module()
-        assert client.WorkerClient.__module__.startswith("_styleface_blender_backend")
+        assert client.WorkerClient.__module__ == "sf_zip_test.vendored.client"
         for _ in range(2):
             mod.register()
             mod.unregister()
@@ -137,11 +137,13 @@ def test_register_unregister_twice():
 
 def test_install_commands_use_the_backend_requirements(tmp_path):
     pytest.importorskip("bpy", reason="needs Blender as a Python module")
-    from styleface_blender import backend
-    cmds = backend.install_commands(str(tmp_path / "env"), "CPU", base_python="/usr/bin/python3.11")
+    from styleface_blender import installer
+    idx = installer.index_candidates("CPU", platform="linux")[0]
+    cmds = installer.install_commands(str(tmp_path / "env"), idx, base_python="/usr/bin/python3.11")
     assert cmds[0] == ["/usr/bin/python3.11", "-m", "venv", str(tmp_path / "env")]
-    assert any(c[-1].startswith("torch") for c in cmds) and "https://download.pytorch.org/whl/cpu" in cmds[2]
+    assert any(c[-1].startswith("torch") for c in cmds) and "https://download.pytorch.org/whl/cpu" in cmds[1]
     assert any(any(a.startswith("numpy") for a in c) for c in cmds)
+    assert all(c[c.index("-c") + 1] == installer.CONSTRAINTS for c in cmds[1:])
 
 
 class _FakeLayout:
@@ -193,8 +195,78 @@ def test_panel_and_preferences_draw(monkeypatch):
         assert ("operator", "styleface.open_preferences") in log
         for mode in ("MANAGED", "EXISTING"):
             prefs = type("Prefs", (), {"layout": _FakeLayout(log), "backend_mode": mode, "image_storage": "EXTERNAL",
+                                       "package_index": "CUSTOM",
                                        "bl_rna": preferences.StyleFacePreferences.bl_rna})()
             preferences.StyleFacePreferences.draw(prefs, ctx)
         assert ("operator", "styleface.install_backend") in log and ("prop", "python_path") in log
+        assert ("prop", "custom_index_url") in log
+        # a backend error shows whole in the preferences (wrapped to the region), and the next
+        # action's result replaces it
+        long = ("Online access is disabled (Preferences > System > Network > Allow Online Access): enable "
+                "it to install the backend, or choose 'Existing Python'")
+        operators.STATE.set_prefs(error=long)
+        narrow = type("Ctx", (), {"scene": bpy.context.scene, "active_object": None,
+                                  "region": type("R", (), {"width": 280})(), "preferences": bpy.context.preferences})()
+        log.clear()
+        prefs = type("Prefs", (), {"layout": _FakeLayout(log), "backend_mode": "EXISTING", "image_storage": "PACK",
+                                   "bl_rna": preferences.StyleFacePreferences.bl_rna})()
+        preferences.StyleFacePreferences.draw(prefs, narrow)
+        labels = [t for k, t in log if k == "label" and t and not t.startswith("Worker")]
+        assert " ".join(labels) == long and max(map(len, labels)) < 45
+        operators.STATE.set_prefs(message="Backend stopped")
+        assert operators.STATE.prefs_error == "" and operators.STATE.test_report == []
+        operators.STATE.set_prefs()
     finally:
         styleface_blender.unregister()
+
+
+_POLICY_SCRIPT = r'''
+import importlib, importlib.util, json, os, sys, tempfile
+import bpy, addon_utils
+zip_path, out = sys.argv[-2], sys.argv[-1]
+repo_dir = tempfile.mkdtemp()
+bpy.context.preferences.extensions.repos.new(name="sftest", module="sftest", custom_directory=repo_dir,
+                                             source="USER")
+res = bpy.ops.extensions.package_install_files(repo="sftest", filepath=zip_path, enable_on_install=True)
+pkg = "bl_ext.sftest.styleface"
+enabled = pkg in bpy.context.preferences.addons
+importlib.import_module(pkg + ".vendor").client_module()   # what the first Generate loads
+importlib.import_module(pkg + ".batch").parse_seeds("0-2")
+ext_dir = os.path.join(repo_dir, "styleface")
+outside = sorted(n for n, m in sys.modules.items()
+                 if (getattr(m, "__file__", None) or "").startswith(ext_dir) and not n.startswith(pkg))
+addon_utils._is_first_reset()
+warnings = {k: v for k, v in addon_utils._extensions_warnings_get().items()}
+# the check itself is live: a top-level module loaded from the extension is reported
+spec = importlib.util.spec_from_file_location("_sf_probe_top", os.path.join(ext_dir, "state.py"))
+sys.modules["_sf_probe_top"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sys.modules["_sf_probe_top"])
+addon_utils._is_first_reset()
+probe = addon_utils._extensions_warnings_get().get(pkg, [])
+json.dump({"install": sorted(res), "enabled": enabled, "outside": outside, "warnings": warnings,
+           "probe": probe}, open(out, "w"))
+os._exit(0)
+'''
+
+
+def test_enabled_extension_has_no_policy_warnings(addon_zip, tmp_path):
+    """Install the zip into an extension repository and enable it as Blender does, load the vendored
+    client, then run Blender's own policy check (the one behind the Preferences warning)."""
+    pytest.importorskip("bpy", reason="needs Blender as a Python module")
+    import json
+    script, out = tmp_path / "policy.py", tmp_path / "out.json"
+    script.write_text(_POLICY_SCRIPT)
+    r = subprocess.run([sys.executable, str(script), str(addon_zip), str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and out.is_file(), r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["install"] == ["FINISHED"] and res["enabled"], res
+    assert res["outside"] == [] and res["warnings"] == {}, res
+    assert res["probe"] == ["Policy violation with top level module: _sf_probe_top"]
+
+
+def test_manifest_minimum_is_the_oldest_blender_ci_tests():
+    script = (REPO / ".ci" / "blender_tests.sh").read_text()
+    versions = re.search(r'BPY_VERSIONS=\$\{BPY_VERSIONS:-"([^"]+)"\}', script).group(1).split()
+    oldest = min(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+    assert build_addon.read_manifest()["blender_version_min"] == oldest

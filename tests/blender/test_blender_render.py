@@ -40,6 +40,19 @@ def test_cycles_render_64px_is_a_face(bpy_clean, tmp_path):
     assert tuple(obj.rotation_euler) == pytest.approx(build.object_rotation(0, 0))
 
 
+def test_render_views_to_a_file_cleans_up(bpy_clean, tmp_path):
+    obj = build.build_face(synthetic_face(seed=2))
+    before = {k: {b.name for b in getattr(bpy.data, k)} for k in ("objects", "cameras", "lights", "worlds")}
+    world = bpy.context.scene.world
+    target = tmp_path / "x.png"
+    assert api.render_views(obj, [15], str(target), resolution=32, samples=1) == [str(target)]
+    assert target.is_file() and os.path.getsize(target) > 100          # a file, not a folder
+    after = {k: {b.name for b in getattr(bpy.data, k)} for k in before}
+    assert after == before and bpy.context.scene.world == world         # no camera, sun or world left
+    paths = api.render_views(obj, [-10, 10], str(target), resolution=32, samples=1)
+    assert [os.path.basename(p) for p in paths] == ["x_yaw-010.png", "x_yaw+010.png"]
+
+
 def test_batch_renders_and_resumes(bpy_clean, worker_env, tmp_path, capsys):
     out = tmp_path / "renders"
     args = ["--seeds", "0-2", "--out", str(out), "--resolution", "32", "--samples", "2", "--yaws=-30,0",

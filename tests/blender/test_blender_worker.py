@@ -219,6 +219,7 @@ def test_operators_in_background_mode(bpy_clean, worker_env):
         styleface_blender.unregister()
 
 
+@pytest.mark.real_backend
 def test_real_demo_generator(bpy_clean, worker_env, monkeypatch):
     ok, why = backend_has_demo_generator()
     if not ok:
@@ -272,3 +273,13 @@ def test_ui_timer_path_builds_and_reports(bpy_clean, worker_env):
         assert {o.name for o in bpy.context.selected_objects} == {"StyleFace_7", "StyleFace_8"}
     finally:
         styleface_blender.unregister()
+
+
+def test_crowd_stands_on_the_ground(bpy_clean, worker_env):
+    objs = api.populate_crowd(3, layout="scatter", origin=(1.0, 2.0, 0.5), texture_size=16)
+    bpy.context.view_layer.update()
+    for o in objs:
+        mw = np.array(o.matrix_world)
+        z = _positions(o.data) @ mw[2, :3] + mw[2, 3]
+        assert z.min() == pytest.approx(0.5, abs=1e-5)  # the lowest point on the floor, not below it
+        assert o.location.z > 0.5

@@ -6,7 +6,6 @@ Every face model shares one frame (ARCHITECTURE.md): centred near the origin, +y
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import torch
