@@ -29,7 +29,7 @@ def _build_parser() -> argparse.ArgumentParser:
     src.add_argument("--seed", type=int, help="first seed (with --count)")
     src.add_argument("--seeds", help="seed list such as 0-99 or 3,7,10-12")
     g.add_argument("--count", type=int, default=1, help="number of faces from --seed on (default 1)")
-    g.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    g.add_argument("--out", default="out", help="output folder (default out/)")
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
@@ -55,6 +55,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="also write 2D StyleGAN2 images at these yaws in degrees, e.g. --reference-yaws=-30,0,30 "
                         "(bundles with a 2D generator)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--cluster", default=None, metavar="ray[:ADDRESS]",
+                   help="spread the seeds over a Ray cluster (pip install 'styleface[cluster]'); --out may "
+                        "then be any fsspec URL, e.g. s3://bucket/faces; complete faces are skipped")
 
     io = sub.add_parser("import-official", help="build a bundle from the official StyleFaceUV release files")
     io.add_argument("checkpoint", type=Path, help="full-model Lightning checkpoint (epoch=24-step=74624.ckpt)")
@@ -116,6 +119,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .procedural_face import parse_expression
 
     expression = parse_expression(args.expression) if args.expression else None
+    if args.cluster is not None:
+        from .cluster.cli import generate_on_cluster
+
+        return generate_on_cluster(args, seeds, formats, expression, ref_yaws)
+    args.out = Path(args.out)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -14,6 +14,7 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import StyleFaceError
@@ -71,6 +72,18 @@ def _plan(ray: Any, device: str, workers: int | None) -> tuple[int, dict[str, fl
     return (workers or cpus), {"num_cpus": 1}, "cpu" if device == "auto" else device
 
 
+def _bundle_for_nodes(bundle: str | None) -> str | None:
+    """Actors run elsewhere: make a local bundle path absolute and pass $STYLEFACE_BUNDLE on."""
+    from ..bundle import BUNDLE_ENV
+    from ..generation import PROCEDURAL
+
+    if bundle is None:
+        bundle = os.environ.get(BUNDLE_ENV) or None
+    if bundle and bundle != PROCEDURAL and os.path.exists(os.path.expanduser(bundle)):
+        bundle = str(Path(bundle).expanduser().resolve())
+    return bundle
+
+
 def _batches(seeds: Sequence[int], size: int) -> Iterable[list[int]]:
     for i in range(0, len(seeds), size):
         yield list(seeds[i:i + size])
@@ -101,6 +114,7 @@ def generate_on_ray(seeds: Sequence[int], out: str | os.PathLike, *, bundle: str
     if batch_size < 1 or max_retries < 0 or (workers is not None and workers < 1):
         raise StyleFaceError("batch_size and workers must be at least 1, max_retries at least 0")
     url = normalise_output(out)
+    bundle = _bundle_for_nodes(bundle)
     store = OutputStore(url, storage_options)
     store.makedirs()
     store.remove_stale_parts()
