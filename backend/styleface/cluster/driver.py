@@ -139,6 +139,7 @@ def generate_on_ray(seeds: Sequence[int], out: str | os.PathLike, *, bundle: str
                 pass
         if started:
             ray.shutdown()
+    store.remove_stale_parts()  # what workers of an earlier, killed driver may have left meanwhile
     report.seconds = time.perf_counter() - t_start
     return report
 
