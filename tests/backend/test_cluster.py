@@ -120,3 +120,59 @@ def test_fault_spec():
     Faults.parse("").before_face(3)
     with pytest.raises(ValueError):
         Faults.parse("explode:1")
+
+
+# -- headless renders (styleface.cluster.render), with a stand-in for the Blender batch command --------
+
+FAKE_BATCH = '''
+import argparse, os, sys
+p = argparse.ArgumentParser()
+p.add_argument("--seeds"); p.add_argument("--out"); p.add_argument("--yaws")
+args, _ = p.parse_known_args()
+for s in map(int, args.seeds.split(",")):
+    if s == 13:
+        sys.exit("seed 13: Cycles ran out of memory")
+    for y in map(float, args.yaws.split(",")):
+        with open(os.path.join(args.out, "face_%06d_yaw%+04d.png" % (s, round(y))), "wb") as f:
+            f.write(b"png")
+'''
+
+
+def test_render_chunk_copies_views_and_reports_missing_ones(tmp_path, memory_out):
+    from styleface.cluster.render import render_chunk, seed_rendered, view_name
+
+    url, _ = memory_out
+    pkg = tmp_path / "addon" / "styleface_blender"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "batch.py").write_text(FAKE_BATCH)
+    store = OutputStore(url)
+    store.makedirs()
+    src = tmp_path / "v.png"
+    src.write_bytes(b"old")
+    store.put_file(src, view_name(10, -30))
+    store.put_file(src, view_name(10, 0))  # seed 10 already rendered: not redone
+    result = render_chunk([10, 11, 13, 12], url, [-30, 0], [], sys.executable, str(tmp_path / "addon"))
+    assert result["done"] == [10, 11] and list(result["failed"]) == [13, 12]
+    assert "Cycles ran out of memory" in result["failed"][13]
+    names = store.names()
+    assert seed_rendered(names, 11, [-30, 0]) and not seed_rendered(names, 12, [-30, 0])
+    assert store.fs.cat(store.path(view_name(10, 0))) == b"old"
+    assert view_name(11, -30) == "face_000011_yaw-030.png"
+
+
+def test_render_without_ray_says_how_to_install(monkeypatch, capsys, tmp_path):
+    from styleface.cluster import render
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert render.run(["--cluster", "ray", "--seeds", "0", "--out", str(tmp_path), "--blender-python", "x",
+                       "--addon-path", "y"]) == 2
+    assert capsys.readouterr().err.strip() == f"styleface batch: error: {INSTALL_HINT}"
+
+
+def test_blender_command_forms():
+    from styleface.cluster.render import blender_command
+
+    assert blender_command("/v/bin/python", "/a") == ["/v/bin/python", "-m", "styleface_blender.batch"]
+    cmd = blender_command("/opt/blender/blender", "/a")
+    assert cmd[:2] == ["/opt/blender/blender", "-b"] and cmd[-2:] == ["/a/styleface_blender/batch.py", "--"]
