@@ -79,7 +79,7 @@ def test_worker_writes_faces_to_fsspec_memory(memory_out):
     url, fs = memory_out
     w = FaceWorker(url, formats=("png16", "json"), texture_size=32, threads=1)
     result = w.run_batch([3, 4])
-    assert result == {"done": [3, 4], "failed": {}}
+    assert result["done"] == [3, 4] and result["failed"] == {} and result["cpu_s"] > 0
     names = OutputStore(url).names()
     assert names == {"face_000003.json", "face_000003_displacement16.png",
                      "face_000004.json", "face_000004_displacement16.png"}

@@ -35,6 +35,7 @@ class ClusterReport:
     workers: int = 0
     actor_restarts: int = 0
     ray_start_s: float = 0.0
+    worker_cpu_s: float = 0.0  # CPU seconds the actors spent in finished batches (not their start-up)
     seconds: float = 0.0
     out: str = ""
 
@@ -203,6 +204,7 @@ def _run(ray: Any, report: ClusterReport, store: OutputStore, todo: list[int], *
                     idle.append(actor)
                     continue
                 report.done.extend(result["done"])
+                report.worker_cpu_s += float(result.get("cpu_s", 0.0))
                 report.failed.update({int(k): v for k, v in result["failed"].items()})
                 bar.update(len(result["done"]) + len(result["failed"]))
                 idle.append(actor)

@@ -46,7 +46,11 @@ class FaceWorker:
         return self.gen.describe()
 
     def run_batch(self, seeds: Sequence[int]) -> dict[str, Any]:
-        """Generate and write ``seeds``; returns {"done": [seed...], "failed": {seed: reason}}."""
+        """Generate and write ``seeds``; returns {"done": [seed...], "failed": {seed: reason}, "cpu_s": this
+        process's CPU seconds for the batch (the contention-free cost on a shared machine)}."""
+        import time
+
+        cpu0 = time.process_time()
         seeds = [int(s) for s in seeds]
         failed: dict[int, str] = {}
         faces = self._generate(seeds, failed)
@@ -65,7 +69,7 @@ class FaceWorker:
                     failed[seed] = _reason(e)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return {"done": done, "failed": failed}
+        return {"done": done, "failed": failed, "cpu_s": time.process_time() - cpu0}
 
     def _generate(self, seeds: list[int], failed: dict[int, str]) -> dict[int, Any]:
         """One network batch; if it raises, seed by seed so that one bad seed spares the others."""
