@@ -97,3 +97,12 @@ def test_killed_driver_resumes_without_loss_or_duplicates(cluster, tmp_path):
     assert _complete(out, seeds) == seeds
     expected = {sidecar_name(s) for s in seeds} | {f"face_{s:06d}_displacement16.png" for s in seeds}
     assert set(os.listdir(out)) == expected  # no temporary files, nothing extra
+
+
+def test_workers_that_cannot_start_stop_the_job_with_one_line(cluster, tmp_path):
+    from styleface.errors import StyleFaceError
+
+    with pytest.raises(StyleFaceError, match="Ray workers cannot start") as info:
+        generate_on_ray([0, 1], tmp_path / "faces", bundle=str(tmp_path / "no-such-bundle"), workers=1,
+                        progress=False)
+    assert "\n" not in str(info.value)

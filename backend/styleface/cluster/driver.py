@@ -60,7 +60,7 @@ def connect(address: str | None, **init_kwargs: Any) -> tuple[Any, bool, float]:
     return ray, True, time.perf_counter() - t0
 
 
-def _plan(ray: Any, device: str, workers: int | None) -> tuple[int, dict[str, float], str]:
+def _plan(ray: Any, device: str, workers: int | None, cpus_per_worker: int) -> tuple[int, dict[str, float], str]:
     """(actor count, per-actor resources, device string inside the actor)."""
     res = ray.cluster_resources()
     gpus = int(res.get("GPU", 0))
@@ -68,9 +68,9 @@ def _plan(ray: Any, device: str, workers: int | None) -> tuple[int, dict[str, fl
     if use_gpu:
         if gpus < 1:
             raise StyleFaceError(f"--device {device}: the Ray cluster has no GPU")
-        return (workers or gpus), {"num_gpus": 1, "num_cpus": 1}, "cuda"
-    cpus = max(1, int(res.get("CPU", 1)))
-    return (workers or cpus), {"num_cpus": 1}, "cpu" if device == "auto" else device
+        return (workers or gpus), {"num_gpus": 1, "num_cpus": cpus_per_worker}, "cuda"
+    slots = max(1, int(res.get("CPU", 1)) // cpus_per_worker)
+    return (workers or slots), {"num_cpus": cpus_per_worker}, "cpu" if device == "auto" else device
 
 
 def _bundle_for_nodes(bundle: str | None) -> str | None:
@@ -101,19 +101,20 @@ def generate_on_ray(seeds: Sequence[int], out: str | os.PathLike, *, bundle: str
                     address: str | None = None, max_retries: int = 2, texture_size: int = 256,
                     bake_displacement: bool = False, reference_yaws: Sequence[float] | None = None,
                     storage_options: Mapping[str, Any] | None = None, progress: bool = True,
-                    ray_init: Mapping[str, Any] | None = None) -> ClusterReport:
+                    cpus_per_worker: int = 1, ray_init: Mapping[str, Any] | None = None) -> ClusterReport:
     """Generate ``seeds`` on Ray into ``out`` (a local path or an fsspec URL every node can reach).
 
     ``address``: None (Ray of $RAY_ADDRESS / this machine, started if none), 'auto', 'local',
     'HOST:6379' or 'ray://HOST:10001'; a Ray already initialised in this process is used as is and
-    left running. ``workers``: actors (default: one per GPU, else one per CPU). A JSON sidecar is
+    left running. ``workers``: actors (default: one per GPU, else one per ``cpus_per_worker`` CPUs,
+    which is also each CPU actor's torch thread count). A JSON sidecar is
     always written: it marks a face complete. Returns a ClusterReport; raises StyleFaceError for
     problems of the setup (unreachable cluster, a bundle the actors cannot load).
     """
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     formats = tuple(dict.fromkeys([*formats, "json"]))
-    if batch_size < 1 or max_retries < 0 or (workers is not None and workers < 1):
-        raise StyleFaceError("batch_size and workers must be at least 1, max_retries at least 0")
+    if batch_size < 1 or cpus_per_worker < 1 or max_retries < 0 or (workers is not None and workers < 1):
+        raise StyleFaceError("batch_size, workers and cpus_per_worker must be at least 1, max_retries at least 0")
     url = normalise_output(out)
     bundle = _bundle_for_nodes(bundle)
     store = OutputStore(url, storage_options)
@@ -129,7 +130,8 @@ def generate_on_ray(seeds: Sequence[int], out: str | os.PathLike, *, bundle: str
     actors: list[Any] = []
     try:
         _run(ray, report, store, todo, bundle=bundle, device=device, formats=formats, options=dict(options or {}),
-             batch_size=batch_size, workers=workers, max_retries=max_retries, texture_size=texture_size,
+             batch_size=batch_size, workers=workers, cpus_per_worker=cpus_per_worker, max_retries=max_retries,
+             texture_size=texture_size,
              bake_displacement=bake_displacement, reference_yaws=reference_yaws,
              storage_options=dict(storage_options or {}), progress=progress, actors=actors)
     finally:
@@ -146,11 +148,11 @@ def generate_on_ray(seeds: Sequence[int], out: str | os.PathLike, *, bundle: str
 
 
 def _run(ray: Any, report: ClusterReport, store: OutputStore, todo: list[int], *, batch_size: int,
-         workers: int | None, max_retries: int, device: str, progress: bool, actors: list[Any],
+         workers: int | None, cpus_per_worker: int, max_retries: int, device: str, progress: bool, actors: list[Any],
          **worker_kwargs: Any) -> None:
     from tqdm.auto import tqdm
 
-    n, resources, actor_device = _plan(ray, device, workers)
+    n, resources, actor_device = _plan(ray, device, workers, cpus_per_worker)
     size = max(1, min(batch_size, math.ceil(len(todo) / n)))
     queue: deque[tuple[list[int], int]] = deque((b, 0) for b in _batches(todo, size))
     n = min(n, len(queue))
@@ -181,10 +183,20 @@ def _run(ray: Any, report: ClusterReport, store: OutputStore, todo: list[int], *
                 actor, batch, attempt = running.pop(ref)
                 try:
                     result = ray.get(ref)
-                except ray.exceptions.RayActorError as e:
+                except ray.exceptions.RayTaskError as e:  # a bug, not a seed: report the batch
+                    for s in batch:
+                        report.failed[s] = _first_line(e)
+                    bar.update(len(batch))
+                    idle.append(actor)
+                    continue
+                except ray.exceptions.RayError as e:  # the actor died (or its node, or the result was lost)
                     if getattr(e, "actor_init_failed", False):
                         raise StyleFaceError(f"Ray workers cannot start: {_first_line(e)}") from None
                     actors.remove(actor)
+                    try:
+                        ray.kill(actor, no_restart=True)
+                    except Exception:  # noqa: BLE001 - already gone
+                        pass
                     report.actor_restarts += 1
                     names = store.names()
                     left = [s for s in batch if not is_face_complete(names, s)]
@@ -196,12 +208,6 @@ def _run(ray: Any, report: ClusterReport, store: OutputStore, todo: list[int], *
                         bar.update(len(left))
                     else:  # retry seed by seed, so a seed that kills its worker only takes itself down
                         queue.extendleft(([s], attempt + 1) for s in reversed(left))
-                    continue
-                except ray.exceptions.RayTaskError as e:  # a bug, not a seed: report the batch
-                    for s in batch:
-                        report.failed[s] = _first_line(e)
-                    bar.update(len(batch))
-                    idle.append(actor)
                     continue
                 report.done.extend(result["done"])
                 report.worker_cpu_s += float(result.get("cpu_s", 0.0))
