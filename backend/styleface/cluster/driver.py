@@ -209,6 +209,8 @@ def _run(ray: Any, report: ClusterReport, store: OutputStore, todo: list[int], *
                     else:  # retry seed by seed, so a seed that kills its worker only takes itself down
                         queue.extendleft(([s], attempt + 1) for s in reversed(left))
                     continue
+                if result.get("setup_error"):
+                    raise StyleFaceError(f"Ray workers cannot start: {result['setup_error']}")
                 report.done.extend(result["done"])
                 report.worker_cpu_s += float(result.get("cpu_s", 0.0))
                 report.failed.update({int(k): v for k, v in result["failed"].items()})

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..errors import StyleFaceError
 from .completion import face_stem
 from .faults import Faults
 from .store import OutputStore
@@ -35,21 +36,24 @@ class FaceWorker:
         if threads:
             torch.set_num_threads(int(threads))
         self.store = OutputStore(out, storage_options)
-        self.gen = open_generator(bundle, device=device, texture_size=texture_size)
+        self.setup_error: str | None = None  # a user's mistake (e.g. no bundle there): one line, no traceback
+        try:
+            self.gen = open_generator(bundle, device=device, texture_size=texture_size)
+        except StyleFaceError as e:
+            self.setup_error = str(e)
         self.formats = tuple(formats)
         self.options = dict(options or {})
         self.bake = bake_displacement
         self.reference_yaws = list(reference_yaws) if reference_yaws else None
         self.faults = Faults.parse(faults)
 
-    def describe(self) -> str:
-        return self.gen.describe()
-
     def run_batch(self, seeds: Sequence[int]) -> dict[str, Any]:
         """Generate and write ``seeds``; returns {"done": [seed...], "failed": {seed: reason}, "cpu_s": this
         process's CPU seconds for the batch (the contention-free cost on a shared machine)}."""
         import time
 
+        if self.setup_error:
+            return {"done": [], "failed": {}, "setup_error": self.setup_error}
         cpu0 = time.process_time()
         seeds = [int(s) for s in seeds]
         failed: dict[int, str] = {}
