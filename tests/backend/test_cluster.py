@@ -176,3 +176,12 @@ def test_blender_command_forms():
     assert blender_command("/v/bin/python", "/a") == ["/v/bin/python", "-m", "styleface_blender.batch"]
     cmd = blender_command("/opt/blender/blender", "/a")
     assert cmd[:2] == ["/opt/blender/blender", "-b"] and cmd[-2:] == ["/a/styleface_blender/batch.py", "--"]
+
+
+def test_worker_reference_image_failure_fails_those_faces(memory_out):
+    url, _ = memory_out
+    w = FaceWorker(url, formats=("json",), threads=1, reference_yaws=[0.0, 30.0])
+    result = w.run_batch([1, 2])  # the demo bundle has no 2D generator
+    assert result["done"] == [] and set(result["failed"]) == {1, 2}
+    assert "2D generator" in result["failed"][1]
+    assert OutputStore(url).names() == set()

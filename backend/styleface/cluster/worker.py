@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,8 +51,6 @@ class FaceWorker:
     def run_batch(self, seeds: Sequence[int]) -> dict[str, Any]:
         """Generate and write ``seeds``; returns {"done": [seed...], "failed": {seed: reason}, "cpu_s": this
         process's CPU seconds for the batch (the contention-free cost on a shared machine)}."""
-        import time
-
         if self.setup_error:
             return {"done": [], "failed": {}, "setup_error": self.setup_error}
         cpu0 = time.process_time()
@@ -63,7 +62,7 @@ class FaceWorker:
         try:
             refs = self._references([s for s in seeds if s in faces], staging, failed)
             for seed in seeds:
-                if seed not in faces:
+                if seed not in faces or seed in failed:  # generation or its reference images failed
                     continue
                 try:
                     self.faults.before_face(seed)
