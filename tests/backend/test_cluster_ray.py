@@ -80,7 +80,7 @@ def test_killed_driver_resumes_without_loss_or_duplicates(cluster, tmp_path):
     cmd = [sys.executable, "-m", "styleface.cli", "generate", "--seeds", "0-11", "--out", str(out),
            "--formats", ",".join(FORMATS), "--batch-size", "2", "--cluster", f"ray:{cluster}", "--quiet"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if out.is_dir() and len(_complete(out, seeds)) >= 3:
             break
