@@ -1,6 +1,7 @@
 """Headless batch renders: one face per seed, rendered at the given yaws to PNG.
 
     python -m styleface_blender.batch --seeds 0-99 --out renders/ --engine CYCLES
+    python -m styleface_blender.batch --cluster ray:HEAD:6379 --seeds 0-9999 --out s3://bucket/renders
     blender -b --python addon/styleface_blender/batch.py -- --seeds 0-99 --out renders/
 
 Resumable: a seed whose PNGs all exist is skipped, and each PNG is written under a temporary name
@@ -69,7 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=None, help="model bundle (default: the embedded demo)")
     p.add_argument("--backend-device", default=None, help="generation device: cpu or cuda (default auto)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--cluster", default=None, metavar="ray[:ADDRESS]",
+                   help="render on a Ray cluster (the backend Python needs 'styleface[cluster]'); --out may be "
+                        "an fsspec URL; see styleface.cluster.render for task options")
     return p
+
+
+def _run_on_cluster(args: argparse.Namespace, argv: list[str]) -> int:
+    """--cluster: the Ray driver runs in the backend's Python (Ray lives there, bpy does not); its tasks
+    start this Blender on the nodes to run this command on a few seeds each (styleface.cluster.render)."""
+    import subprocess
+
+    try:
+        config = backend.resolve_config(args.backend_python, args.bundle, args.backend_device)
+    except backend.BackendError as e:
+        print(f"styleface batch: error: {e}", file=sys.stderr)
+        return 2
+    binary = bpy.app.binary_path or ""
+    blender = binary if os.path.basename(binary).lower().startswith("blender") else sys.executable
+    addon_path = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [config.python, "-m", "styleface.cluster.render", "--blender-python", blender,
+           "--addon-path", addon_path, *argv]
+    return subprocess.call(cmd, env=config.environment())
 
 
 def pending_seeds(seeds: Sequence[int], out: str, yaws: Sequence[float]) -> list[int]:
@@ -90,7 +112,13 @@ def _reset_scene() -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)  # --cluster runs take task options too
+    if args.cluster:
+        return _run_on_cluster(args, argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     try:
         seeds = parse_seeds(args.seeds)

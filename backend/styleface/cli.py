@@ -32,7 +32,7 @@ def _build_parser() -> argparse.ArgumentParser:
     src.add_argument("--seed", type=C.SEED, help="first seed (with --count)")
     src.add_argument("--seeds", help="seed list such as 0-99 or 3,7,10-12")
     g.add_argument("--count", type=C.COUNT, default=1, help="number of faces from --seed on (default 1)")
-    g.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    g.add_argument("--out", default="out", help="output folder (default out/); with --cluster any fsspec URL")
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
@@ -61,6 +61,9 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true",
                    help="rewrite faces that are already complete in --out (default: skip them, so an "
                         "interrupted batch resumes)")
+    g.add_argument("--cluster", default=None, metavar="ray[:ADDRESS]",
+                   help="spread the seeds over a Ray cluster (pip install 'styleface[cluster]'); --out may "
+                        "then be any fsspec URL, e.g. s3://bucket/faces; complete faces are skipped")
 
     io = sub.add_parser("import-official", help="build a bundle from the official StyleFaceUV release files")
     io.add_argument("checkpoint", type=Path, help="full-model Lightning checkpoint (epoch=24-step=74624.ckpt)")
@@ -130,6 +133,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     expression = check_expression(parse_expression(args.expression), "--expression") if args.expression else None
     check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "--batch-size")
+    if args.cluster is not None:
+        from .cluster.cli import generate_on_cluster
+
+        return generate_on_cluster(args, seeds, formats, expression, ref_yaws)
+    args.out = Path(args.out)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
