@@ -171,7 +171,8 @@ class Pipeline:
                 diffuse=diffuse[i].float().clamp(0, 1).cpu().numpy(),
                 displacement=disp[i].float().clamp(-1, 1).cpu().numpy(), displacement_info=info,
                 coefficients=groups, stylecode=wp[i].float().cpu().numpy(),
-                seed=None if seeds is None else int(seeds[i]), provenance=_jsonable(provenance)))
+                seed=None if seeds is None else int(seeds[i]), provenance=_jsonable(provenance),
+                uv_padding=self.bundle.manifest.uv_padding))
         return faces
 
     def _fixed(self, values: Sequence[float], n: int, what: str) -> torch.Tensor:

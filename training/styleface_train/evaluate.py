@@ -150,7 +150,8 @@ def fake_image_batches(pipeline: Pipeline, kind: str, seeds: Sequence[int], batc
         info = bundle.manifest.displacement
         renderer = FaceRenderer(bundle.face_model, PinholeCamera(image_size=image_size), mode="vertex",
                                 displacement_scale=info.scale, displacement_midlevel=info.mid_level,
-                                displacement_mode="xyz" if info.mode == "generalized-xyz" else "normal")
+                                displacement_mode="xyz" if info.mode == "generalized-xyz" else "normal",
+                                padding_mode=bundle.manifest.uv_padding)
     for i in range(0, len(seeds), batch):
         with torch.no_grad():
             wp = pipeline.wplus(seeds=list(seeds[i:i + batch]), truncation=psi)
