@@ -74,6 +74,8 @@ def _build_parser() -> argparse.ArgumentParser:
     isg.add_argument("--force", action="store_true", help="overwrite files in --out")
 
     sub.add_parser("info", help="print what is installed and found")
+    from .cli_demos import add_demo_parsers
+    add_demo_parsers(sub)
     return p
 
 
@@ -177,6 +179,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_commands() -> dict:
+    from .cli_demos import COMMANDS
+    return COMMANDS
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     try:
@@ -185,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return {"generate": _cmd_generate, "info": _cmd_info, "import-official": _cmd_import_official,
-                "import-stylegan2": _cmd_import_stylegan2}[args.command](args)
+                "import-stylegan2": _cmd_import_stylegan2, **_demo_commands()}[args.command](args)
     except StyleFaceError as e:
         print(f"styleface: error: {e}", file=sys.stderr)
         return 2

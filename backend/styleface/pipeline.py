@@ -222,6 +222,19 @@ class Pipeline:
             out.append(((img.clamp(-1, 1) + 1) / 2).cpu())
         return torch.stack(out, 1)
 
+    def views(self, seeds: Sequence[int] | None = None, yaws_deg: Sequence[float] = (-30.0, 0.0, 30.0),
+              **kwargs: Any) -> list:
+        """View-consistent image synthesis (the paper's Figure 4): see ``styleface.views.view_strips``."""
+        from .views import view_strips
+
+        return view_strips(self, seeds, yaws_deg, **kwargs)
+
+    def interpolate(self, start: Any, end: Any, steps: int = 5, **kwargs: Any) -> Any:
+        """Faces along the W+ line between two seeds / W+ codes: see ``styleface.interpolate``."""
+        from .interpolate import interpolate_faces
+
+        return interpolate_faces(self, start, end, steps, **kwargs)
+
     @torch.no_grad()
     def preview(self, faces: Sequence[FaceAssets], yaws_deg: Sequence[float] = (0.0, 45.0),
                 image_size: int = 256, lighting: bool = True, background: float = 1.0) -> np.ndarray:
