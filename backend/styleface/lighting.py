@@ -30,13 +30,13 @@ class LightPreset:
 
 PRESETS: dict[str, LightPreset] = {
     "flat": LightPreset((0.0, 0.0, 1.0), 0.92, 0.0),
-    "front": LightPreset((0.0, 0.3, 1.0), 0.30, 0.75),
-    "left": LightPreset((-1.0, 0.25, 0.35), 0.28, 0.85),
-    "right": LightPreset((1.0, 0.25, 0.35), 0.28, 0.85),
-    "top": LightPreset((0.0, 1.0, 0.45), 0.28, 0.85),
-    "bottom": LightPreset((0.0, -1.0, 0.5), 0.30, 0.75),
-    "warm-left": LightPreset((-1.0, 0.3, 0.5), 0.25, 0.85, (1.12, 0.9, 0.68)),
-    "cool-right": LightPreset((1.0, 0.3, 0.5), 0.25, 0.85, (0.75, 0.88, 1.12)),
+    "front": LightPreset((0.0, 0.3, 1.0), 0.40, 0.75),
+    "left": LightPreset((-1.0, 0.25, 0.45), 0.40, 0.85),
+    "right": LightPreset((1.0, 0.25, 0.45), 0.40, 0.85),
+    "top": LightPreset((0.0, 1.0, 0.5), 0.40, 0.85),
+    "bottom": LightPreset((0.0, -1.0, 0.5), 0.40, 0.75),
+    "warm-left": LightPreset((-1.0, 0.3, 0.5), 0.38, 0.85, (1.12, 0.9, 0.68)),
+    "cool-right": LightPreset((1.0, 0.3, 0.5), 0.38, 0.85, (0.75, 0.88, 1.12)),
 }
 
 

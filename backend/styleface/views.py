@@ -69,7 +69,7 @@ class ViewStrip:
         _label(draw, 0, h - 12, "2D + InterFaceGAN")
         for r, name in enumerate(self.rows, start=1):
             _label(draw, 0, (r + 1) * h - 12, name)
-            _label(draw, 0, r * h, f"own pose ({math.degrees(self.predicted_yaw):+.0f})")
+            _label(draw, 0, r * h, f"own pose ({round(math.degrees(self.predicted_yaw)):+d})")
         return np.asarray(im)
 
 
