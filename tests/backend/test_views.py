@@ -17,6 +17,7 @@ from styleface.lighting import PRESETS, preset_gamma, rotate_gamma, rotation_mat
 from styleface.nets.stylegan2 import Generator
 from styleface.pipeline import Pipeline
 from styleface.views import Variant, ViewSynthesis, feathered_mask
+from test_importers import official_files  # noqa: F401  (fixture)
 
 SIZE = 32  # the 2D generator's image size (the tiny face spans about 20 px of it)
 
@@ -171,3 +172,15 @@ def test_cli_views_and_interpolate(g2d_bundle, tmp_path, capsys):
     assert main(["interpolate", "--bundle", str(g2d_bundle), "--from", "nope.npy", "--to", "4",
                  "--out", str(out2)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_views_on_an_official_import(official_files, tmp_path):
+    """An imported official release (StyleGAN2 + yaw direction, zero UV padding) makes strips too."""
+    from styleface.importers import import_official
+
+    f = official_files
+    out = import_official(f["ckpt"], tmp_path / "official", bfm=f["bfm"], uv=f["uv"], stylegan2=f["sg2"])
+    pipe = Pipeline.load(out, device="cpu")
+    strip = pipe.views([0], [-20.0, 20.0], lighting=["front"])[0]
+    assert strip.image.shape == (16, 16, 3) and list(strip.rows) == ["3D", "light: front"]
+    assert ViewSynthesis(pipe).renderer.padding_mode == "zeros"
