@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_UI_MODULES = ("props", "preferences", "operators", "ui")
+_UI_MODULES = ("props", "preferences", "operators", "ui", "blend_ui")
 _registered: list = []
 
 
