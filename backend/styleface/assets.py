@@ -73,26 +73,43 @@ class DisplacementInfo:
 
 # -- numpy helpers shared by assets and exporters ------------------------------------------------
 
-def sample_uv_map(uv_map: np.ndarray, uvs: np.ndarray) -> np.ndarray:
+UV_PADDING_MODES = ("border", "zeros")
+
+
+def check_uv_padding(mode: Any) -> str:
+    """The UV padding mode, or a StyleFaceError naming the allowed ones."""
+    if mode not in UV_PADDING_MODES:
+        raise StyleFaceError(f"uv_padding must be one of {', '.join(UV_PADDING_MODES)}, got {mode!r}")
+    return str(mode)
+
+
+def sample_uv_map(uv_map: np.ndarray, uvs: np.ndarray, padding_mode: str = "border") -> np.ndarray:
     """Bilinearly sample a (C, H, W) map at (N, 2) UVs -> (N, C) float32.
 
-    Matches torch's grid_sample(grid x = 2u - 1, y = 1 - 2v, align_corners=False,
-    padding_mode='border') so baked vertices equal what training and rendering saw.
+    Matches torch's grid_sample(grid x = 2u - 1, y = 1 - 2v, align_corners=False, padding_mode) so
+    baked vertices equal what training and rendering saw: "border" clamps to the edge texels (the
+    project's bundles), "zeros" reads 0 outside the map (the official code, whose v = 1.0 vertices get
+    half a texel of zeros).
     """
+    check_uv_padding(padding_mode)
     m = np.asarray(uv_map, dtype=np.float32)
     _, h, w = m.shape
     uv = np.asarray(uvs, dtype=np.float64)
-    x = np.clip(uv[:, 0] * w - 0.5, 0.0, w - 1)
-    y = np.clip((1.0 - uv[:, 1]) * h - 0.5, 0.0, h - 1)
+    x = uv[:, 0] * w - 0.5
+    y = (1.0 - uv[:, 1]) * h - 0.5
+    if padding_mode == "border":
+        x = np.clip(x, 0.0, w - 1)
+        y = np.clip(y, 0.0, h - 1)
     x0 = np.floor(x).astype(np.int64)
     y0 = np.floor(y).astype(np.int64)
-    x1 = np.minimum(x0 + 1, w - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    fx = (x - x0)[None]
-    fy = (y - y0)[None]
-    top = m[:, y0, x0] * (1 - fx) + m[:, y0, x1] * fx
-    bottom = m[:, y1, x0] * (1 - fx) + m[:, y1, x1] * fx
-    return np.ascontiguousarray((top * (1 - fy) + bottom * fy).T, dtype=np.float32)
+    fx = x - x0
+    fy = y - y0
+    out = np.zeros((m.shape[0], uv.shape[0]), np.float64)
+    for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = x0 + dx, y0 + dy
+        inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        out += m[:, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)] * np.where(inside, wt, 0.0)[None]
+    return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -137,7 +154,8 @@ class FaceAssets:
     uvs (N, 2) float32 in [0, 1], v up; diffuse (3, H, W) float32 in [0, 1]; displacement (C, H, W)
     float32 in [-1, 1] with C = 3 ('generalized-xyz') or 1 ('normal'); coefficients: named groups in
     layout order (1-D float32 each); stylecode (n_latent, style_dim) or None; seed int or None;
-    provenance: JSON-able dict (bundle id, versions, options); rig: polygons, parts, welding and
+    provenance: JSON-able dict (bundle id, versions, options); uv_padding: how the maps are sampled
+    outside [0, 1] ("border", or "zeros" for official weights); rig: polygons, parts, welding and
     expression shapes of the artist mesh (:class:`~styleface.rig.FaceRig`) or None (triangles only).
     Construction converts dtypes and validates, so a FaceAssets that exists is consistent; call
     ``validate()`` again after mutating it.
@@ -153,6 +171,7 @@ class FaceAssets:
     stylecode: np.ndarray | None = None
     seed: int | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    uv_padding: str = "border"
     rig: "FaceRig | None" = None
 
     def __post_init__(self) -> None:
@@ -260,6 +279,7 @@ class FaceAssets:
         need(self.seed is None or (isinstance(self.seed, int) and not isinstance(self.seed, bool)),
              f"seed must be an int or None, got {self.seed!r}")
         need(isinstance(self.provenance, dict), "provenance must be a dict")
+        check_uv_padding(self.uv_padding)
         try:
             json.dumps(self.provenance, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -276,7 +296,7 @@ class FaceAssets:
     def vertex_displacement(self) -> np.ndarray:
         """Per-vertex offset (N, 3) in model units that the displacement map applies at the vertex UVs."""
         info = self.displacement_info
-        sampled = (sample_uv_map(self.displacement, self.uvs) - np.float32(info.mid_level)) \
+        sampled = (sample_uv_map(self.displacement, self.uvs, self.uv_padding) - np.float32(info.mid_level)) \
             * np.float32(info.scale)
         if info.mode == "normal":
             return (sampled[:, :1] * self.normals()).astype(np.float32)
@@ -308,6 +328,7 @@ class FaceAssets:
             "coefficient_layout": [[k, n] for k, n in self.coefficient_sizes().items()],
             "seed": self.seed,
             "provenance": self.provenance,
+            "uv_padding": self.uv_padding,
         }
         if rig_meta is not None:
             meta["rig"] = rig_meta
@@ -334,6 +355,6 @@ class FaceAssets:
             diffuse=arrays["diffuse"], displacement=arrays["displacement"],
             displacement_info=DisplacementInfo.from_dict(meta.get("displacement", {})),
             coefficients=coeffs, stylecode=arrays.get("stylecode"), seed=meta.get("seed"),
-            provenance=dict(meta.get("provenance", {})),
+            provenance=dict(meta.get("provenance", {})), uv_padding=meta.get("uv_padding", "border"),
             rig=FaceRig.from_arrays(arrays, meta.get("rig") or {}),
         )

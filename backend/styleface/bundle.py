@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .assets import DisplacementInfo
+from .assets import DisplacementInfo, check_uv_padding
 from .errors import StyleFaceError
 from .facemodel.model import FaceModel
 
@@ -52,6 +52,7 @@ class BundleManifest:
     description: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
+    uv_padding: str = "border"  # grid_sample padding of the UV maps: "zeros" for official weights
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": VERSION, "id": self.id, "name": self.name,
@@ -59,7 +60,7 @@ class BundleManifest:
                 "style_dim": self.style_dim, "uv_resolution": self.uv_resolution,
                 "image_resolution": self.image_resolution, "displacement": self.displacement.to_dict(),
                 "truncation": self.truncation, "networks": self.networks, "provenance": self.provenance,
-                "licence": self.licence}
+                "licence": self.licence, "uv_padding": self.uv_padding}
 
     @classmethod
     def from_json(cls, d: Any, where: str) -> "BundleManifest":
@@ -82,6 +83,10 @@ class BundleManifest:
         if not isinstance(fm, dict) or not ({"builtin", "embedded"} & set(fm)):
             raise StyleFaceError(f"{where}: 'face_model' must be {{'builtin': 'demo'}} or {{'embedded': file}}")
         try:
+            check_uv_padding(d.get("uv_padding", "border"))
+        except StyleFaceError as e:
+            raise StyleFaceError(f"{where}: {e}") from None
+        try:
             return cls(id=str(d["id"]), face_model={str(k): str(v) for k, v in fm.items()},
                        n_latent=int(d["n_latent"]), style_dim=int(d["style_dim"]),
                        uv_resolution=int(d["uv_resolution"]),
@@ -90,7 +95,8 @@ class BundleManifest:
                        displacement=DisplacementInfo.from_dict(d.get("displacement", {})),
                        truncation=float(d.get("truncation", 0.7)), name=str(d.get("name", "")),
                        description=str(d.get("description", "")), provenance=dict(d.get("provenance", {})),
-                       licence=str(d.get("licence", "")))
+                       licence=str(d.get("licence", "")),
+                       uv_padding=str(d.get("uv_padding", "border")))
         except (TypeError, ValueError) as e:
             raise StyleFaceError(f"{where}: malformed manifest ({e})") from None
 

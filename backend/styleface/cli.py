@@ -90,6 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     ifm.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("info", help="print what is installed and found")
+    from .cli_demos import add_demo_parsers
+    add_demo_parsers(sub)
     return p
 
 
@@ -218,6 +220,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_commands() -> dict:
+    from .cli_demos import COMMANDS
+    return COMMANDS
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     try:
@@ -226,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return {"generate": _cmd_generate, "info": _cmd_info, "import-official": _cmd_import_official,
-                "import-stylegan2": _cmd_import_stylegan2, "import-facemodel": _cmd_import_facemodel}[args.command](args)
+                "import-stylegan2": _cmd_import_stylegan2, "import-facemodel": _cmd_import_facemodel,
+                **_demo_commands()}[args.command](args)
     except StyleFaceError as e:
         print(f"styleface: error: {e}", file=sys.stderr)
         return 2

@@ -52,8 +52,10 @@ def import_official(checkpoint: PathLike, out: PathLike, *, bfm: PathLike, uv: P
     if pose_direction is not None:
         direction = load_pose_direction(pose_direction, uvgen.n_latent, uvgen.style_dim)
     yaw = None
-    if fyaw_src.fyaw_state is not None:
-        yaw = fyaw_src.yaw_symmetry(direction if direction is not None else ck.pose_direction)
+    if fyaw_src.fyaw_state is not None:  # the direction Fyaw was trained with comes first
+        if direction is None:
+            direction = fyaw_src.pose_direction if fyaw_src.pose_direction is not None else ck.pose_direction
+        yaw = fyaw_src.yaw_symmetry(direction)
     g2d = None
     source = "official generator_2d"
     if stylegan2 is not None:
@@ -81,7 +83,7 @@ def import_official(checkpoint: PathLike, out: PathLike, *, bfm: PathLike, uv: P
                                       "bfm": Path(bfm).name, "uv": None if uv is None else Path(uv).name,
                                       "mask": None if mask is None else Path(mask).name},
                     "checkpoint_kind": ck.kind},
-        licence=OFFICIAL_LICENCE)
+        licence=OFFICIAL_LICENCE, uv_padding="zeros")  # the official code samples maps with zero padding
     return write_bundle(out, manifest, networks, face_model=face_model, overwrite=overwrite)
 
 

@@ -174,7 +174,7 @@ class Pipeline:
                 displacement=disp[i].float().clamp(-1, 1).cpu().numpy(), displacement_info=info,
                 coefficients=groups, stylecode=wp[i].float().cpu().numpy(),
                 seed=None if seeds is None else int(seeds[i]), provenance=_jsonable(provenance),
-                rig=rig))
+                uv_padding=self.bundle.manifest.uv_padding, rig=rig))
         return faces
 
     def _fixed(self, values: Sequence[float], n: int, what: str) -> torch.Tensor:
@@ -223,6 +223,19 @@ class Pipeline:
             img = g2d.synthesis(wp + s.view(-1, 1, 1) * d, noise="const")
             out.append(((img.clamp(-1, 1) + 1) / 2).cpu())
         return torch.stack(out, 1)
+
+    def views(self, seeds: Sequence[int] | None = None, yaws_deg: Sequence[float] = (-30.0, 0.0, 30.0),
+              **kwargs: Any) -> list:
+        """View-consistent image synthesis (the paper's Figure 4): see ``styleface.views.view_strips``."""
+        from .views import view_strips
+
+        return view_strips(self, seeds, yaws_deg, **kwargs)
+
+    def interpolate(self, start: Any, end: Any, steps: int = 5, **kwargs: Any) -> Any:
+        """Faces along the W+ line between two seeds / W+ codes: see ``styleface.interpolate``."""
+        from .interpolate import interpolate_faces
+
+        return interpolate_faces(self, start, end, steps, **kwargs)
 
     @torch.no_grad()
     def preview(self, faces: Sequence[FaceAssets], yaws_deg: Sequence[float] = (0.0, 45.0),

@@ -16,7 +16,8 @@ def render_previews(model: FaceModel, faces: Sequence[FaceAssets], yaws_deg: Seq
                     image_size: int = 256, lighting: bool = True, background: float = 1.0,
                     device: torch.device | str = "cpu") -> np.ndarray:
     """(B, Y, H, W, 3) float32 in [0, 1]: each face at each yaw, pitch/roll zero, centred, its own SH
-    lighting (or flat lighting), UV mode so the texture resolution shows."""
+    lighting (or flat lighting), UV mode so the texture resolution shows; maps sampled with each face's
+    ``uv_padding``."""
     from .render import FaceRenderer, RasterizationSettings
 
     renderer = FaceRenderer(model, PinholeCamera(image_size), RasterizationSettings(image_size=image_size),
@@ -35,6 +36,7 @@ def render_previews(model: FaceModel, faces: Sequence[FaceAssets], yaws_deg: Seq
         coeffs = torch.as_tensor(np.stack(vecs), device=device)
         diffuse = torch.as_tensor(f.diffuse, device=device)[None]
         disp = torch.as_tensor(f.displacement, device=device)[None]
+        renderer.padding_mode = f.uv_padding
         r = renderer.render(coeffs, diffuse, disp, displacement_scale=f.displacement_info.scale)
         out[i] = r.image.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     return out

@@ -150,7 +150,8 @@ def fake_image_batches(pipeline: Pipeline, kind: str, seeds: Sequence[int], batc
         info = bundle.manifest.displacement
         renderer = FaceRenderer(bundle.face_model, PinholeCamera(image_size=image_size), mode="vertex",
                                 displacement_scale=info.scale, displacement_midlevel=info.mid_level,
-                                displacement_mode="xyz" if info.mode == "generalized-xyz" else "normal")
+                                displacement_mode="xyz" if info.mode == "generalized-xyz" else "normal",
+                                padding_mode=bundle.manifest.uv_padding)
     for i in range(0, len(seeds), batch):
         with torch.no_grad():
             wp = pipeline.wplus(seeds=list(seeds[i:i + batch]), truncation=psi)
@@ -168,8 +169,10 @@ def evaluate_fid(bundle: Bundle, opts: EvalOptions, psi: float) -> dict[str, Any
     from .inception import load_fid_inception
 
     kind = opts.fid_fake
-    if kind == "auto":
-        kind = "generator2d" if bundle.networks.get("generator2d") is not None else "render"
+    if kind == "auto":  # the stand-in shipped as a demo bundle's generator2d is no StyleGAN2: render
+        from styleface.standin.network import StandInImageGenerator
+        g2d = bundle.networks.get("generator2d")
+        kind = "generator2d" if g2d is not None and not isinstance(g2d, StandInImageGenerator) else "render"
     if kind == "generator2d" and bundle.networks.get("generator2d") is None:
         raise StyleFaceError(f"bundle '{bundle.id}' has no 2D generator (use --fid-fake render)")
     files = list_images(opts.fid_real)

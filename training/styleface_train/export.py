@@ -64,6 +64,9 @@ def export_bundle(handle: GeneratorHandle, opts: ExportOptions, face_model: Any 
         standin = handle.module
         networks["mapping"] = standin_mapping(standin)
         fm_spec = handle.description.get("face_model", "demo")
+        if fm_spec == "demo":  # its 2D images too, for `styleface views` (only the built-in head is portable)
+            from styleface.standin.network import StandInImageGenerator
+            networks["generator2d"] = StandInImageGenerator.from_standin(standin)
         face_ref = {"builtin": "demo"} if fm_spec == "demo" else {"embedded": "face_model.npz"}
         face_model = None if fm_spec == "demo" else standin.face_model
         image_res = int(standin.size)

@@ -43,8 +43,10 @@ def _register_builtin() -> None:
     from .stylegan2 import Discriminator, Generator
     from .uvgen import UVGenerator
     from .yaw import Fyaw, YawSymmetry
+    from ..standin.network import StandInImageGenerator
 
-    for cls in (Generator, UVGenerator, Discriminator, F3D, Fyaw, YawSymmetry, MappingNetwork):
+    for cls in (Generator, UVGenerator, Discriminator, F3D, Fyaw, YawSymmetry, MappingNetwork,
+                StandInImageGenerator):
         register_model_class(cls)
 
 

@@ -119,7 +119,8 @@ def load_official(path: str | os.PathLike[str]) -> OfficialCheckpoint:
     if "state_dict" in obj:
         sd = _tensors(obj["state_dict"], "state_dict", p)
         ck = OfficialCheckpoint(p, "lightning", **{f"{name}_state": _strip(sd, pre) for name, pre in PREFIXES.items()})
-        ck.pose_direction = sd.get("pose_direction")
+        # The full model stores d as 'pose_direction'; the Fyaw trainer's checkpoint as 'pose_normal_direction'.
+        ck.pose_direction = sd.get("pose_direction", sd.get("pose_normal_direction"))
         ck.uvmask = sd.get("uvmask")
     elif any(k in obj for k in LEGACY_KEYS.values()):
         ck = OfficialCheckpoint(p, "legacy")

@@ -113,7 +113,7 @@ class FaceRenderer:
         """UV maps (B, C, H, W) sampled at the model's vertex UVs -> (B, N, C) (operator cached)."""
         m = self.tensors(maps.device)
         op = self.__dict__.get("_sampler")
-        if op is None or op.uvs is not m.uvs:
+        if op is None or op.uvs is not m.uvs or op.padding_mode != self.padding_mode:
             op = self._sampler = UVSampler(m.uvs, self.padding_mode)
         return op(maps)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
-from styleface.facemodel.model import FaceModel
-from styleface.texture import SkinParams, UVLayers, one_sided_marks, paint_displacement, value_noise
+
+from ..facemodel.model import FaceModel
+from ..texture import SkinParams, UVLayers, one_sided_marks, paint_displacement, value_noise
 
 SKIN_TONES = np.array([[0.93, 0.78, 0.69], [0.84, 0.64, 0.52], [0.70, 0.50, 0.38],
                        [0.50, 0.34, 0.24], [0.33, 0.22, 0.16]], np.float32)
@@ -58,12 +59,25 @@ def _rbf_mix(t: torch.Tensor, palette: torch.Tensor, width: float = 0.35) -> tor
     return wts @ palette
 
 
-class TextureBank(torch.nn.Module):
-    """Fixed UV layers of one face model at one texture size, and the w-dependent painter."""
+def _buffer_shapes(size: int) -> dict[str, tuple[int, ...]]:
+    t = (size, size)
+    return {"skin_mask": t, "lips": t, "hair_mask": t, "eyes": t, "flush": t, "iris": t, "mouth": t, "pupil": t,
+            "blotch": (N_BLOTCH, *t), "mottle": t, "freckle": t, "moles": (N_MOLES, *t), "scar": t,
+            "disp_pores": (N_PORES, 3, *t), "disp_wrinkles": (3, *t), "normals": (3, *t),
+            "skin_tones": SKIN_TONES.shape, "hair_palette": HAIR.shape, "iris_palette": IRIS.shape}
 
-    def __init__(self, model: FaceModel, size: int, seed: int) -> None:
+
+class TextureBank(torch.nn.Module):
+    """Fixed UV layers of one face model at one texture size, and the w-dependent painter
+    (``empty=True``: buffers allocated only, to load saved ones)."""
+
+    def __init__(self, model: FaceModel, size: int, seed: int, empty: bool = False) -> None:
         super().__init__()
         self.size = size
+        if empty:
+            for name, shape in _buffer_shapes(size).items():
+                self.register_buffer(name, torch.zeros(shape))
+            return
         L = UVLayers.for_model(model, size)
         rng = np.random.default_rng([seed, 0x7E7])
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731

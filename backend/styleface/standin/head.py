@@ -1,6 +1,6 @@
 """The stand-in's world on a whole-head model with ARKit expressions (the ICT-FaceKit head).
 
-Two things differ from the procedural head's world (``standin_texture``), both smooth in w so a UV
+Two things differ from the procedural head's world (:mod:`.texture`), both smooth in w so a UV
 generator and F3D can learn them:
 
 - **Expressions** are sparse and plausible: one factor per ARKit group (``mouthSmile``, ``eyeBlink``,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from styleface.facemodel.model import FaceModel
-from styleface.texture import UVLayers, value_noise
 
-from .standin_texture import TextureBank, _rbf_mix
+from ..facemodel.model import FaceModel
+from ..texture import UVLayers, value_noise
+from .texture import TextureBank, _rbf_mix
 
 # Fitzpatrick I-VI (linear-ish RGB albedo), light to dark.
 FITZPATRICK = np.array([[0.95, 0.82, 0.74], [0.88, 0.70, 0.58], [0.78, 0.58, 0.44], [0.64, 0.45, 0.31],
@@ -54,11 +54,20 @@ def sparse_expression(f_exp: torch.Tensor, lead: torch.Tensor, active: torch.Ten
     return (strength * asym).clamp(0, 1) * active.to(f_exp.device)
 
 
+_HEAD_MAPS = ("r_teeth", "r_gums", "r_socket", "r_eyelashes", "r_brows", "r_scalp", "r_scalp_receded", "r_beard")
+
+
 class HeadTextureBank(TextureBank):
     """TextureBank with the whole-head parts and the wider appearance factors (HEAD_FACTORS)."""
 
-    def __init__(self, model: FaceModel, size: int, seed: int) -> None:
-        super().__init__(model, size, seed)
+    def __init__(self, model: FaceModel, size: int, seed: int, empty: bool = False) -> None:
+        super().__init__(model, size, seed, empty=empty)
+        if empty:  # shapes only, to load saved buffers
+            for name in _HEAD_MAPS:
+                self.register_buffer(name, torch.zeros(size, size))
+            for name, palette in (("fitz", FITZPATRICK), ("iris6", IRIS6), ("hair6", HAIR6)):
+                self.register_buffer(name, torch.zeros(palette.shape))
+            return
         L = UVLayers.for_model(model, size)
         rng = np.random.default_rng([seed, 0x4EAD])
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731

@@ -37,14 +37,25 @@ class LatentSpace(torch.nn.Module):
 
     ``factors`` maps a name to (group, size). The three pose factors get mutually orthogonal directions
     that every other factor's direction is orthogonal to, so yaw is never entangled with appearance.
+    ``empty=True`` only allocates the buffers (for loading saved ones without recomputing them).
     """
 
     def __init__(self, style_dim: int, n_latent: int, factors: dict[str, tuple[str, int]], seed: int,
-                 n_mlp: int = 2, stats_samples: int = 20_000) -> None:
+                 n_mlp: int = 2, stats_samples: int = 20_000, empty: bool = False) -> None:
         super().__init__()
         if style_dim < len(POSE_FACTORS) + 2:
             raise ValueError("style_dim too small for the stand-in")
         self.style_dim, self.n_latent = style_dim, n_latent
+        if empty:
+            self.slots, offset = {}, 0
+            for name, (group, size) in factors.items():
+                self.slots[name] = FactorSlot(group, offset, size)
+                offset += size
+            for name, shape in (("mlp", (n_mlp, style_dim, style_dim)), ("mlp_bias", (n_mlp, style_dim)),
+                                ("latent_avg", (style_dim,)), ("whiten", (style_dim, style_dim)),
+                                ("projection", (style_dim, offset))):
+                self.register_buffer(name, torch.zeros(shape))
+            return
         gen = torch.Generator().manual_seed(seed)
         layers = []
         for _ in range(n_mlp):
