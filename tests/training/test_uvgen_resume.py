@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from trainhelpers import kill_mid_run, main_cli
+from trainhelpers import kill_mid_run, main_cli, tb_steps
 from uvgenhelpers import cli_generator_args, parts_for, uvgen_standin
 
 from styleface_train.checkpoint import read_checkpoint
@@ -26,6 +26,8 @@ def test_uvgen_resumes_after_sigkill(tmp_path, toy_npz, toy_model):
     code, out, err = main_cli(*common, "--out", str(killed))
     assert code == 0, err
     assert json.loads(out)["steps"] == TOTAL and "resuming at step" in err
+    metrics = json.loads((killed / "metrics.json").read_text())  # the whole run, not the last process
+    assert metrics["runs"] == 2 and metrics["timed_steps"] == TOTAL and metrics["seconds_per_step"] > 0
     assert not list(killed.glob(".*.tmp"))
     clean = tmp_path / "clean"
     assert main_cli(*common, "--out", str(clean))[0] == 0
@@ -35,3 +37,4 @@ def test_uvgen_resumes_after_sigkill(tmp_path, toy_npz, toy_model):
     assert sorted(a) == sorted(b) and any(k.startswith("model/g_ema/") for k in b)
     for k in b:
         assert torch.equal(a[k], b[k]), k
+    assert tb_steps(killed / "tb") == tb_steps(clean / "tb")  # one clean curve per tag after the resume

@@ -77,3 +77,17 @@ def kill_mid_run(args: list[str], ckpt: Path, total: int) -> int:
     _, err = proc.communicate()
     assert 0 < step < total, f"expected a mid-run kill, got step {step} of {total}: {err[-2000:]}"
     return step
+
+
+def tb_steps(log_dir: Path) -> dict[str, list[int]]:
+    """{scalar tag: steps} as TensorBoard shows them (purged events dropped), asserting no tag repeats a step."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["scalars"]:
+        steps = [e.step for e in acc.Scalars(tag)]
+        assert steps == sorted(set(steps)), f"{tag}: steps repeat or go back: {steps}"
+        out[tag] = steps
+    return out

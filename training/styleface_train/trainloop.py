@@ -107,7 +107,9 @@ def run_loop(out: Path, n_train: int, modules: dict[str, torch.nn.Module], optim
         state = LoopState(c["epoch"], c["batch"], c["step"], c["finished"], c.get("history", []))
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    logger = Logger(out / "tb", purge_step=state.step if state.step else None)
+    # Scalars are logged after a step completes, at the step count reached, so the checkpointed step's own
+    # scalars are already on disk: a resumed run purges what an interrupted one logged past it, from step+1.
+    logger = Logger(out / "tb", purge_step=state.step + 1 if (out / "tb").exists() else None)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=min(state.step, total), desc=config_json.get("trainer", "train"), unit="step",

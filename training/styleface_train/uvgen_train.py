@@ -19,7 +19,7 @@ import hashlib
 import json
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,6 +51,12 @@ class RunState:
     skipped: int = 0       # steps with a skipped update, in total
     bad_streak: int = 0    # consecutive such steps
     finished: bool = False
+    # whole-run statistics for metrics.json, carried across resumes in the checkpoint
+    runs: int = 0                  # processes that worked on this run (1 + resumes)
+    timed_steps: int = 0
+    seconds: float = 0.0           # wall seconds of the timed steps
+    cpu_seconds: float = 0.0
+    recent: list[dict[str, float]] = field(default_factory=list)  # scalars of the last LAST_N steps
 
 
 def _check_identity(ckpt: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -151,7 +157,7 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
         _check_identity(ckpt, json.loads(json.dumps(meta.get("config", {}).get("identity", {}))),
                         json.loads(json.dumps(identity)))
         c = meta["counters"]
-        state = RunState(c["step"], c["skipped"], c["bad_streak"], c["finished"])
+        state = RunState(**{f.name: c[f.name] for f in fields(RunState) if f.name in c})
     total = cfg.total_steps(ctx.world)
 
     if ctx.enabled:
@@ -175,15 +181,16 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
 
     log(f"uvgen: {ctx.world} process(es) on {dev}, G from {g_init} weights, D from {d_init} weights, "
         f"{total} steps" + (f", resuming at step {state.step}" if state.step else ""))
-    logger = Logger(out / "tb", purge_step=state.step or None) if ctx.main else None
+    # step i's scalars are logged at i, and a checkpoint at step s holds steps 0..s-1: purge from s, also when
+    # an earlier process logged steps before its first checkpoint (s = 0)
+    logger = Logger(out / "tb", purge_step=state.step if (out / "tb").exists() else None) if ctx.main else None
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=min(state.step, total), desc="uvgen", unit="step", dynamic_ncols=True,
                disable=not (cfg.progress and ctx.main))
     stream = f"train:{cfg.seed * ctx.world + ctx.rank}"
-    recent: deque[dict[str, float]] = deque(maxlen=LAST_N)
-    seconds: list[float] = []
-    cpu_seconds: list[float] = []      # process CPU time: steadier than wall time on a shared machine
+    recent: deque[dict[str, float]] = deque(state.recent, maxlen=LAST_N)
+    state.runs += 1
     state.finished = state.step >= total
     stopped = False                     # --time-limit ended the run
     deadline = None if cfg.time_limit_min is None else time.monotonic() + 60 * cfg.time_limit_min
@@ -211,9 +218,11 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
             else:
                 state.bad_streak = 0
             dt = time.perf_counter() - t0
-            seconds.append(dt)
-            cpu_seconds.append(time.process_time() - c0)
+            state.timed_steps += 1
+            state.seconds += dt
+            state.cpu_seconds += time.process_time() - c0  # process CPU time: steadier on a shared machine
             recent.append(result.scalars)
+            state.recent = list(recent)
             bar.update(1)
             if logger is not None:
                 if i % cfg.log_every == 0:
@@ -243,9 +252,11 @@ def _train(opts: UVGenOptions, cfg: UVGenConfig, ctx: DistContext, log: Callable
     metrics: dict[str, Any] = {"steps": state.step, "total_steps": total, "skipped_steps": state.skipped,
                                **({"stopped_by_time_limit": True} if stopped else {}),
                                "world_size": ctx.world, "batch_size": cfg.batch_size, "init": {"g": g_init, "d": d_init}}
-    if seconds:
-        metrics["seconds_per_step"] = sum(seconds) / len(seconds)
-        metrics["cpu_seconds_per_step"] = sum(cpu_seconds) / len(cpu_seconds)
+    metrics["runs"] = state.runs
+    metrics["timed_steps"] = state.timed_steps
+    if state.timed_steps:  # over the whole run, resumes included (steps redone after a kill count once)
+        metrics["seconds_per_step"] = state.seconds / state.timed_steps
+        metrics["cpu_seconds_per_step"] = state.cpu_seconds / state.timed_steps
     if recent:
         keys = sorted({k for r in recent for k in r})
         metrics["last"] = {k: sum(r[k] for r in recent if k in r) / sum(1 for r in recent if k in r) for k in keys}
