@@ -313,7 +313,7 @@ def _decode_array(entry: Any, payload: bytearray) -> tuple[str, np.ndarray]:
                             f"{len(payload)}-byte payload")
     try:
         arr = np.frombuffer(payload, dtype=dt, count=count, offset=offset).reshape(shape)
-    except ValueError as e:  # e.g. a zero-size array with a dimension numpy cannot represent
+    except (ValueError, OverflowError) as e:  # e.g. a zero-size array with a dimension numpy cannot represent
         raise ProtocolError(f"array '{name}': shape {list(shape)[:8]} cannot be represented: {e}") from None
     if dt.byteorder == "<" and not np.little_endian:  # pragma: no cover - big-endian hosts
         arr = arr.astype(dt.newbyteorder("="))
