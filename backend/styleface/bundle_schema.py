@@ -99,3 +99,22 @@ def inside(root: Path, relative: str, where: str, what: str) -> Path:
     if target != base and base not in target.parents:
         raise StyleFaceError(f"{where}: {what} '{relative[:80]}' resolves outside the bundle ({target})")
     return target
+
+
+def check_weights_memory(root: Path, networks: dict[str, str]) -> int:
+    """Every network's files lie inside the bundle, and their weights fit the memory budget (checked
+    from file sizes before any tensor is read); returns the total weight bytes."""
+    from .limits import memory_budget_bytes
+
+    where = str(root / "bundle.json")
+    total = 0
+    for role, stem in networks.items():
+        for suffix in (".json", ".safetensors"):  # both files of the stem, after symlinks
+            path = inside(root, stem + suffix, where, f"networks.{role}")
+            if suffix == ".safetensors" and path.is_file():
+                total += path.stat().st_size
+    budget = memory_budget_bytes()
+    if total > budget:
+        raise StyleFaceError(f"{root}: the networks' weights take {total >> 20} MiB, over the "
+                             f"{budget >> 20} MiB memory budget (raise STYLEFACE_MAX_MEMORY_MB)")
+    return total

@@ -35,7 +35,8 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
-    g.add_argument("--device", type=C.device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--device", type=C.device, default="auto",
+                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--batch-size", type=C.BATCH_SIZE, default=8, help="faces per network batch (default 8)")
     g.add_argument("--truncation", type=C.TRUNCATION, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),
@@ -48,7 +49,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="named expression presets with optional strengths, e.g. smile_left=0.8,brow_raise")
     g.add_argument("--expression-from-seed", type=C.SEED, default=None,
                    help="use the expression of this seed's face")
-    g.add_argument("--expression-strength", type=C.EXPRESSION_STRENGTH, default=1.0, help="scale the expression (default 1)")
+    g.add_argument("--expression-strength", type=C.EXPRESSION_STRENGTH, default=1.0,
+                   help="scale the expression (default 1)")
     g.add_argument("--displacement-strength", type=C.DISPLACEMENT_STRENGTH, default=1.0,
                    help="scale the displacement (default 1)")
     g.add_argument("--no-contact-sheet", action="store_true",
@@ -139,9 +141,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     skipped = 0
     bar = progress(range(len(seeds)), desc="faces", disable=args.quiet or len(seeds) < 2)
     it = iter(bar)
+    resumable = not args.overwrite and "json" in formats  # completeness needs the sidecar
     for chunk in seeds.batches(args.batch_size):
-        resumable = not args.overwrite and "json" in formats  # completeness needs the sidecar
-        todo = [s for s in chunk if not face_is_complete(args.out, f"face_{s:06d}", formats)] if resumable else chunk
+        todo = ([s for s in chunk if not face_is_complete(args.out, f"face_{s:06d}", formats)]
+                if resumable else chunk)
         skipped += len(chunk) - len(todo)
         for _ in range(len(chunk) - len(todo)):
             next(it, None)

@@ -218,3 +218,21 @@ def test_a_flood_of_requests_is_bounded_and_every_request_is_answered(tally):
         assert w.ping(999, DEADLINE)[0]
     finally:
         w.close()
+
+
+def test_shutdown_behind_a_full_queue_answers_every_request(tally):
+    w = RawWorker("slow")
+    try:
+        n = L.MAX_QUEUED_REQUESTS + 4
+        for i in range(n):
+            w.send(frame({"op": "generate", "id": 100 + i, "args": {"seeds": [i]}}))
+        w.send(frame({"op": "shutdown", "id": 999}))
+        finals = set()
+        while (m := w.next(DEADLINE)) not in (None, "timeout"):
+            if m.get("kind") in ("reply", "error"):
+                finals.add(m["id"])
+        ok = finals == set(range(100, 100 + n)) | {999} and w.wait_exit(DEADLINE) == 0
+        tally.record("worker shutdown under load", ok)
+        assert ok, sorted(set(range(100, 100 + n)) | {999} - finals)
+    finally:
+        w.close()
