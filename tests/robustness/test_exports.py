@@ -113,3 +113,28 @@ def test_bake_with_a_huge_displacement_never_writes_non_finite_geometry(tmp_path
     ok = not list(tmp_path.iterdir())
     tally.record("export non-finite", ok)
     assert ok
+
+
+def test_sigkill_mid_batch_then_rerun_resumes_and_leaves_no_temporaries(tmp_path, tally):
+    import time
+
+    out = tmp_path / "out"
+    args = [*GEN, "--seeds", "0-5", "--out", str(out), "--texture-size", "256", "--batch-size", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "styleface.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (out / "face_000001.json").exists():
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    done_before = {s for s in range(6) if face_is_complete(out, f"face_{s:06d}")}
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name.endswith(".json")}
+    (out / ".face_000005.obj.k1ll3d.tmp").write_text("v 1 2")  # as a kill inside a write leaves it
+    r = _cli([a for a in args if a != "--quiet"])
+    ok = (r.returncode == 0 and {0, 1} <= done_before and len(done_before) < 6
+          and f"skipped {len(done_before)} complete face(s)" in r.stdout
+          and all(face_is_complete(out, f"face_{s:06d}") for s in range(6))
+          and all((out / n).stat().st_mtime_ns == t for n, t in stamps.items())
+          and not [p for p in out.iterdir() if p.name.endswith(".tmp")])
+    tally.record("export SIGKILL resume", ok)
+    assert ok, (done_before, r.stdout[-300:], sorted(p.name for p in out.iterdir()))
