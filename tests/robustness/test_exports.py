@@ -59,9 +59,17 @@ def test_a_write_error_leaves_no_torn_file_and_no_complete_face(tmp_path, monkey
     assert face_is_complete(tmp_path, "f", ("obj", "glb", "exr", "png16"))
 
 
+@pytest.fixture(scope="module")
+def reference_face(tmp_path_factory) -> Path:
+    ref = tmp_path_factory.mktemp("ref")
+    full = _cli([*GEN, "--seeds", "0", "--out", str(ref)])
+    assert full.returncode == 0, full.stderr
+    return ref
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE probe")
 @pytest.mark.parametrize("limit_kb", [1, 40, 200])
-def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_kb, tally):
+def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_kb, reference_face, tally):
     import resource
 
     def cap() -> None:
@@ -74,10 +82,8 @@ def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_k
     ok = (r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
           and not face_is_complete(out, "face_000000"))
     _no_partial_files(out)
-    full = _cli([*GEN, "--seeds", "0", "--out", str(tmp_path / "ref")])
-    assert full.returncode == 0, full.stderr
     for p in out.iterdir():  # every file under a final name is byte-identical to an unconstrained run
-        ok = ok and p.read_bytes() == (tmp_path / "ref" / p.name).read_bytes()
+        ok = ok and p.read_bytes() == (reference_face / p.name).read_bytes()
     tally.record("export full disk", ok)
     assert ok, (r.returncode, r.stderr[-500:], sorted(p.name for p in out.iterdir()))
 
