@@ -122,7 +122,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .procedural_face import parse_expression
 
     expression = check_expression(parse_expression(args.expression), "--expression") if args.expression else None
-    check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "--batch-size")
+    check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "generation")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("styleface: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # the estimates are checked up front; a smaller machine can still run out
+        print("styleface: error: out of memory (try a smaller --batch-size or --texture-size)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
