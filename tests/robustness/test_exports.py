@@ -68,8 +68,11 @@ def reference_face(tmp_path_factory) -> Path:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE probe")
-@pytest.mark.parametrize("limit_kb", [1, 40, 200])
-def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_kb, reference_face, tally):
+@pytest.mark.parametrize("limit_kb,formats", [(1, "obj,glb,exr,png16,json"), (2048, "obj,glb,exr,png16,json"),
+                                              (20, "glb,exr,png16,json")])
+def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_kb, formats, reference_face, tally):
+    """The disk fills up inside the first file (the 4 MB OBJ or the 1 MB GLB): before, a truncated file
+    was left under its final name."""
     import resource
 
     def cap() -> None:
@@ -77,7 +80,7 @@ def test_a_full_disk_leaves_no_partial_file_under_a_final_name(tmp_path, limit_k
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_kb << 10, limit_kb << 10))
 
     out = tmp_path / "out"
-    r = _cli([*GEN, "--seeds", "0", "--out", str(out)], preexec_fn=cap)
+    r = _cli([*GEN, "--seeds", "0", "--out", str(out), "--formats", formats], preexec_fn=cap)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     ok = (r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
           and not face_is_complete(out, "face_000000"))
