@@ -236,3 +236,17 @@ def test_shutdown_behind_a_full_queue_answers_every_request(tally):
         assert ok, sorted(set(range(100, 100 + n)) | {999} - finals)
     finally:
         w.close()
+
+
+def test_non_finite_output_is_never_sent(tally):
+    w = RawWorker("nonfinite")
+    try:
+        w.send(frame({"op": "generate", "id": 5, "args": {"seeds": [1]}}))
+        answered, seen = w.ping(6)
+        faces = [m for m in seen if m.get("kind") == "face"]
+        errors = [m for m in seen if m.get("kind") == "error" and m.get("id") == 5]
+        ok = answered and not faces and len(errors) == 1 and "NaN" in errors[0]["error"]["message"]
+        tally.record("worker non-finite output", ok)
+        assert ok, seen
+    finally:
+        w.close()
