@@ -250,3 +250,25 @@ def test_non_finite_output_is_never_sent(tally):
         assert ok, seen
     finally:
         w.close()
+
+
+def test_the_real_procedural_worker_refuses_the_two_wrong_answers(tally):
+    """pose [NaN]*3 and lighting [1e308]*27 used to return faces with NaN/inf coefficients."""
+    w = RawWorker(factory=None)
+    try:
+        w.send(frame({"op": "load_bundle", "id": 1, "args": {"path": "procedural"}}))
+        assert w.ping(2, 120)[0]
+        for i, args in enumerate(({"pose": [math.nan] * 3}, {"lighting": [1e308] * 27},
+                                  {"pose": [math.inf, 0, 0]}, {"texture_size": 8192})):
+            w.send(frame({"op": "generate", "id": 10 + i, "args": {"seeds": [1], **args}}))
+            answered, seen = w.ping(20 + i, 60)
+            codes = [m["error"]["code"] for m in seen if m.get("kind") == "error" and m.get("id") == 10 + i]
+            ok = answered and codes == ["bad_request"] and not any(m.get("kind") == "face" for m in seen)
+            tally.record("worker procedural numbers", ok)
+            assert ok, (args, seen)
+        w.send(frame({"op": "generate", "id": 30, "args": {"seeds": [1], "texture_size": 16,
+                                                             "pose": [0.1, 0.2, 0.0]}}))
+        answered, seen = w.ping(31, 120)
+        assert answered and [m["kind"] for m in seen if m.get("id") == 30].count("face") == 1
+    finally:
+        w.close()
