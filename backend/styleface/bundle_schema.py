@@ -41,14 +41,14 @@ _STEM = J.string(255)
 MANIFEST_SCHEMA = J.mapping({
     "format": J.string(64), "version": J.integer(0, 2**31),
     "id": J.string(200), "name": J.string(1000), "description": J.string(100_000), "licence": J.string(100_000),
-    "face_model": J.mapping({"builtin": J.string(64), "embedded": _STEM}, extra=False),
+    "face_model": J.mapping({"builtin": J.string(64), "embedded": _STEM}, extra_value=J.string(1000), max_keys=16),
     "n_latent": _n_latent, "style_dim": _style_dim, "uv_resolution": _resolution,
     "image_resolution": J.optional(_resolution), "displacement": _DISPLACEMENT,
     "truncation": J.number(-10.0, 10.0),
     "networks": J.mapping({r: J.optional(_STEM) for r in ("mapping", "generator2d", "f3d", "yaw", "uvgen")},
                           extra=False),
     "provenance": J.mapping({}, max_keys=1024),
-    "uv_padding": J.string(16, UV_PADDING_MODES),
+    "uv_padding": J.optional(J.string(16, UV_PADDING_MODES)),
 }, required=("format", "version", "id", "face_model", "n_latent", "style_dim", "uv_resolution", "networks"))
 
 _GENERATOR = {"size": _resolution, "style_dim": _style_dim, "n_mlp": J.integer(1, MAX_MLP_LAYERS),
