@@ -236,14 +236,13 @@ def open_bundle(path: str | os.PathLike[str] | None = None, device: str | None =
             raise StyleFaceError(f"{p}: a bundle is a folder with {MANIFEST} or a .zip of one")
         root, tmp = _safe_extract(p)
     manifest = read_manifest(root)
+    from .bundle_schema import check_weights_memory, inside
+
+    check_weights_memory(root, manifest.networks)  # paths inside the bundle, weights within the budget
     dev = resolve_device(device)
     face_model = _load_face_model(root, manifest)
     nets: dict[str, Any] = {}
-    from .bundle_schema import inside
-
     for role, stem in manifest.networks.items():
-        for suffix in (".json", ".safetensors"):  # both files of the stem, after symlinks
-            inside(root, stem + suffix, str(root / MANIFEST), f"networks.{role}")
         net = load_model(inside(root, stem, str(root / MANIFEST), f"networks.{role}"), device=dev)
         net.eval().requires_grad_(False)
         nets[role] = net

@@ -41,14 +41,14 @@ _STEM = J.string(255)
 MANIFEST_SCHEMA = J.mapping({
     "format": J.string(64), "version": J.integer(0, 2**31),
     "id": J.string(200), "name": J.string(1000), "description": J.string(100_000), "licence": J.string(100_000),
-    "face_model": J.mapping({"builtin": J.string(64), "embedded": _STEM}, extra=False),
+    "face_model": J.mapping({"builtin": J.string(64), "embedded": _STEM}, extra_value=J.string(1000), max_keys=16),
     "n_latent": _n_latent, "style_dim": _style_dim, "uv_resolution": _resolution,
     "image_resolution": J.optional(_resolution), "displacement": _DISPLACEMENT,
     "truncation": J.number(-10.0, 10.0),
     "networks": J.mapping({r: J.optional(_STEM) for r in ("mapping", "generator2d", "f3d", "yaw", "uvgen")},
                           extra=False),
     "provenance": J.mapping({}, max_keys=1024),
-    "uv_padding": J.string(16, UV_PADDING_MODES),
+    "uv_padding": J.optional(J.string(16, UV_PADDING_MODES)),
 }, required=("format", "version", "id", "face_model", "n_latent", "style_dim", "uv_resolution", "networks"))
 
 _GENERATOR = {"size": _resolution, "style_dim": _style_dim, "n_mlp": J.integer(1, MAX_MLP_LAYERS),
@@ -99,3 +99,22 @@ def inside(root: Path, relative: str, where: str, what: str) -> Path:
     if target != base and base not in target.parents:
         raise StyleFaceError(f"{where}: {what} '{relative[:80]}' resolves outside the bundle ({target})")
     return target
+
+
+def check_weights_memory(root: Path, networks: dict[str, str]) -> int:
+    """Every network's files lie inside the bundle, and their weights fit the memory budget (checked
+    from file sizes before any tensor is read); returns the total weight bytes."""
+    from .limits import memory_budget_bytes
+
+    where = str(root / "bundle.json")
+    total = 0
+    for role, stem in networks.items():
+        for suffix in (".json", ".safetensors"):  # both files of the stem, after symlinks
+            path = inside(root, stem + suffix, where, f"networks.{role}")
+            if suffix == ".safetensors" and path.is_file():
+                total += path.stat().st_size
+    budget = memory_budget_bytes()
+    if total > budget:
+        raise StyleFaceError(f"{root}: the networks' weights take {total >> 20} MiB, over the "
+                             f"{budget >> 20} MiB memory budget (raise STYLEFACE_MAX_MEMORY_MB)")
+    return total

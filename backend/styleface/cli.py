@@ -36,7 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bundle", default=None,
                    help="bundle folder or .zip (default: $STYLEFACE_BUNDLE, else the embedded demo bundle); "
                         "'procedural' draws faces from the demo face model's prior without networks")
-    g.add_argument("--device", type=C.device, default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    g.add_argument("--device", type=C.device, default="auto",
+                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--batch-size", type=C.BATCH_SIZE, default=8, help="faces per network batch (default 8)")
     g.add_argument("--truncation", type=C.TRUNCATION, default=None, help="truncation psi (default: the bundle's)")
     g.add_argument("--formats", default=",".join(FORMATS),
@@ -49,7 +50,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="named expression presets with optional strengths, e.g. smile_left=0.8,brow_raise")
     g.add_argument("--expression-from-seed", type=C.SEED, default=None,
                    help="use the expression of this seed's face")
-    g.add_argument("--expression-strength", type=C.EXPRESSION_STRENGTH, default=1.0, help="scale the expression (default 1)")
+    g.add_argument("--expression-strength", type=C.EXPRESSION_STRENGTH, default=1.0,
+                   help="scale the expression (default 1)")
     g.add_argument("--displacement-strength", type=C.DISPLACEMENT_STRENGTH, default=1.0,
                    help="scale the displacement (default 1)")
     g.add_argument("--no-contact-sheet", action="store_true",
@@ -134,7 +136,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .procedural_face import parse_expression
 
     expression = check_expression(parse_expression(args.expression), "--expression") if args.expression else None
-    check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "--batch-size")
+    check_memory(args.batch_size, args.texture_size if args.bundle == "procedural" else None, "generation")
     if args.cluster is not None:
         from .cluster.cli import generate_on_cluster
 
@@ -158,9 +160,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     skipped = 0
     bar = progress(range(len(seeds)), desc="faces", disable=args.quiet or len(seeds) < 2)
     it = iter(bar)
+    resumable = not args.overwrite and "json" in formats  # completeness needs the sidecar
     for chunk in seeds.batches(args.batch_size):
-        resumable = not args.overwrite and "json" in formats  # completeness needs the sidecar
-        todo = [s for s in chunk if not face_is_complete(args.out, f"face_{s:06d}", formats)] if resumable else chunk
+        todo = ([s for s in chunk if not face_is_complete(args.out, f"face_{s:06d}", formats)]
+                if resumable else chunk)
         skipped += len(chunk) - len(todo)
         for _ in range(len(chunk) - len(todo)):
             next(it, None)
@@ -241,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("styleface: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # the estimates are checked up front; a smaller machine can still run out
+        print("styleface: error: out of memory (try a smaller --batch-size or --texture-size)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ client cannot make the worker allocate more than these or recurse deeply):
 
 Numbers in requests are validated by the worker (finite, within each option's documented range; see
 ``styleface.limits``); a bad value is an ``error`` reply with code ``bad_request`` and the worker keeps
-serving. The worker queues at most ``limits.MAX_QUEUED_REQUESTS`` requests; more get code ``busy``.
+serving. The worker queues at most ``limits.MAX_QUEUED_REQUESTS`` requests behind the running one; more
+get code ``busy``, and requests still queued at shutdown get code ``cancelled``.
 
 Errors. A bad request (unknown op, bad option, bad seed, generator failure) gets an ``error`` reply and
 the worker keeps serving. A frame whose boundaries are known but whose content is bad (invalid JSON,

@@ -125,7 +125,7 @@ class Worker:
         self._out = out
         self._hook = hook
         self._write_lock = threading.Lock()
-        self._requests: queue.Queue[Any] = queue.Queue(maxsize=L.MAX_QUEUED_REQUESTS + 1)
+        self._requests: queue.Queue[Any] = queue.Queue(maxsize=L.MAX_QUEUED_REQUESTS)
         self._state_lock = threading.Lock()
         self._pending: set[int] = set()  # ids queued or running (cancel targets)
         self._cancelled: set[int] = set()
@@ -163,17 +163,20 @@ class Worker:
             self._cancel_everything()
             self._put_stop()
 
-    def _put_stop(self) -> None:
-        """Queue the stop marker even when the queue is full (drop waiting requests: they were cancelled)."""
+    def _put_stop(self, item: Any = _STOP) -> None:
+        """Queue the stop marker (or the shutdown request) even when the queue is full: waiting requests
+        are dropped to make room, each answered with a ``cancelled`` error, since the worker is exiting."""
         while True:
             try:
-                self._requests.put_nowait(_STOP)
+                self._requests.put_nowait(item)
                 return
             except queue.Full:
                 try:
-                    self._requests.get_nowait()
+                    dropped = self._requests.get_nowait()
                 except queue.Empty:
-                    pass
+                    continue
+                if isinstance(dropped, _Request):
+                    self.send_error(dropped.id, "cancelled", "the worker is shutting down")
 
     def _enqueue(self, req: _Request) -> None:
         try:
@@ -226,21 +229,9 @@ class Worker:
                     self._pending.add(req.id)
             if req.op == "shutdown":
                 self._cancel_everything()
-                self._put_stop_after(req)
+                self._put_stop(req)
                 return
             self._enqueue(req)
-
-    def _put_stop_after(self, req: _Request) -> None:
-        """Shutdown: queued requests are cancelled, so make room for the shutdown request itself."""
-        while True:
-            try:
-                self._requests.put_nowait(req)
-                return
-            except queue.Full:
-                try:
-                    self._requests.get_nowait()
-                except queue.Empty:
-                    pass
 
     def _parse(self, msg: P.Message) -> _Request | None:
         h = msg.header

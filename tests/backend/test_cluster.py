@@ -180,8 +180,9 @@ def test_blender_command_forms():
 
 def test_worker_reference_image_failure_fails_those_faces(memory_out):
     url, _ = memory_out
-    w = FaceWorker(url, formats=("json",), threads=1, reference_yaws=[0.0, 30.0])
-    result = w.run_batch([1, 2])  # the demo bundle has no 2D generator
+    w = FaceWorker(url, bundle="procedural", formats=("json",), threads=1, texture_size=32,
+                   reference_yaws=[0.0, 30.0])
+    result = w.run_batch([1, 2])  # the procedural source has no 2D generator
     assert result["done"] == [] and set(result["failed"]) == {1, 2}
     assert "2D generator" in result["failed"][1]
     assert OutputStore(url).names() == set()

@@ -26,3 +26,19 @@ def quiet() -> SafeFake:
 
 def slow() -> SafeFake:
     return SafeFake(delay=0.3)
+
+
+class NonFiniteFake(SafeFake):
+    """A generator bug or an extreme input: the face comes back with NaN coefficients."""
+
+    def generate(self, seed: int, **options: Any):
+        import numpy as np
+
+        face = super().generate(seed, **options)
+        for k in face.coefficients:
+            face.coefficients[k] = np.full_like(face.coefficients[k], np.nan)
+        return face
+
+
+def nonfinite() -> NonFiniteFake:
+    return NonFiniteFake()

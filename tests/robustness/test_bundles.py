@@ -238,3 +238,11 @@ def test_hostile_zips_are_refused_early(tmp_path, case, tally):
 
 def test_a_clean_zip_still_loads(tmp_path):
     assert _outcome(_zip(tmp_path / "z.zip", _demo_entries()))[1] == "loaded"
+
+
+def test_weights_over_the_memory_budget_are_refused_before_loading(monkeypatch, tally):
+    monkeypatch.setenv("STYLEFACE_MAX_MEMORY_MB", "1")
+    ok, what = _outcome(DEMO_BUNDLE_DIR)
+    ok = ok and "memory budget" in what
+    tally.record("bundle memory budget", ok)
+    assert ok, what

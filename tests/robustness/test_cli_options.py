@@ -54,3 +54,40 @@ def test_huge_seed_ranges_are_iterated_not_listed(tally):
 def test_seed_ranges_keep_order_and_drop_duplicates():
     assert list(parse_seed_ranges("5-7,0-6,9")) == [5, 6, 7, 0, 1, 2, 3, 4, 9]
     assert list(parse_seed_ranges(f"{2**63 - 2}-{2**63 - 1}")) == [2**63 - 2, 2**63 - 1]
+
+
+CAPPED_CLI = """
+import resource, sys
+from styleface import cli
+from styleface.generation import ProceduralSource
+ProceduralSource(texture_size=64).generate([0])  # torch, the face model and their mappings are in place
+vm = next(int(l.split()[1]) << 10 for l in open("/proc/self/status") if l.startswith("VmPeak"))
+cap = vm + (1 << 30)  # 1 GiB of headroom: a 64 px face fits, a 2048 px one (~1.7 GB) does not
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(__import__("sys").platform != "linux", reason="RLIMIT_AS and /proc probe")
+@pytest.mark.parametrize("case", ["fits", "over-budget", "over-cap"])
+def test_generate_under_a_memory_cap(tmp_path, case, tally):
+    """Under an address-space cap of 1 GiB above what the process already maps: a small face is written;
+    a texture over the budget is refused before work starts; one within the budget but over the cap
+    ends in one line, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    size = {"fits": "64", "over-budget": "2048", "over-cap": "2048"}[case]
+    env = dict(os.environ, STYLEFACE_MAX_MEMORY_MB="1000" if case == "over-budget" else "8192")
+    r = subprocess.run([sys.executable, "-c", CAPPED_CLI, *G, "--seeds", "0", "--texture-size", size,
+                        "--formats", "json", "--out", str(tmp_path)], capture_output=True, text=True, env=env,
+                       timeout=300)
+    lines = r.stderr.strip().splitlines()
+    if case == "fits":
+        ok = r.returncode == 0 and (tmp_path / "face_000000.json").is_file()
+    else:
+        ok = (r.returncode == 2 and len(lines) == 1 and ("budget" if case == "over-budget" else "memory") in lines[0]
+              and not (tmp_path / "face_000000.json").exists())
+    tally.record("cli memory cap", ok)
+    assert ok, (r.returncode, r.stderr[-500:])

@@ -218,3 +218,57 @@ def test_a_flood_of_requests_is_bounded_and_every_request_is_answered(tally):
         assert w.ping(999, DEADLINE)[0]
     finally:
         w.close()
+
+
+def test_shutdown_behind_a_full_queue_answers_every_request(tally):
+    w = RawWorker("slow")
+    try:
+        n = L.MAX_QUEUED_REQUESTS + 4
+        for i in range(n):
+            w.send(frame({"op": "generate", "id": 100 + i, "args": {"seeds": [i]}}))
+        w.send(frame({"op": "shutdown", "id": 999}))
+        finals = set()
+        while (m := w.next(DEADLINE)) not in (None, "timeout"):
+            if m.get("kind") in ("reply", "error"):
+                finals.add(m["id"])
+        ok = finals == set(range(100, 100 + n)) | {999} and w.wait_exit(DEADLINE) == 0
+        tally.record("worker shutdown under load", ok)
+        assert ok, sorted(set(range(100, 100 + n)) | {999} - finals)
+    finally:
+        w.close()
+
+
+def test_non_finite_output_is_never_sent(tally):
+    w = RawWorker("nonfinite")
+    try:
+        w.send(frame({"op": "generate", "id": 5, "args": {"seeds": [1]}}))
+        answered, seen = w.ping(6)
+        faces = [m for m in seen if m.get("kind") == "face"]
+        errors = [m for m in seen if m.get("kind") == "error" and m.get("id") == 5]
+        ok = answered and not faces and len(errors) == 1 and "NaN" in errors[0]["error"]["message"]
+        tally.record("worker non-finite output", ok)
+        assert ok, seen
+    finally:
+        w.close()
+
+
+def test_the_real_procedural_worker_refuses_the_two_wrong_answers(tally):
+    """pose [NaN]*3 and lighting [1e308]*27 used to return faces with NaN/inf coefficients."""
+    w = RawWorker(factory=None)
+    try:
+        w.send(frame({"op": "load_bundle", "id": 1, "args": {"path": "procedural"}}))
+        assert w.ping(2, 120)[0]
+        for i, args in enumerate(({"pose": [math.nan] * 3}, {"lighting": [1e308] * 27},
+                                  {"pose": [math.inf, 0, 0]}, {"texture_size": 8192})):
+            w.send(frame({"op": "generate", "id": 10 + i, "args": {"seeds": [1], **args}}))
+            answered, seen = w.ping(20 + i, 60)
+            codes = [m["error"]["code"] for m in seen if m.get("kind") == "error" and m.get("id") == 10 + i]
+            ok = answered and codes == ["bad_request"] and not any(m.get("kind") == "face" for m in seen)
+            tally.record("worker procedural numbers", ok)
+            assert ok, (args, seen)
+        w.send(frame({"op": "generate", "id": 30, "args": {"seeds": [1], "texture_size": 16,
+                                                             "pose": [0.1, 0.2, 0.0]}}))
+        answered, seen = w.ping(31, 120)
+        assert answered and [m["kind"] for m in seen if m.get("id") == 30].count("face") == 1
+    finally:
+        w.close()

@@ -63,7 +63,9 @@ def test_training_learns_and_writes_its_outputs(tmp_path, standin8, parts):
     assert meta["counters"]["finished"] and meta["counters"]["step"] == 20
     # A finished run trains nothing more when rerun; more --steps (operational) continue it.
     again = train_uvgen(uvgen_options(out, standin8, parts), cfg, log=_quiet)
-    assert again["steps"] == 20 and "seconds_per_step" not in again
+    assert again["steps"] == 20 and again["runs"] == 2  # metrics.json still covers the whole run
+    assert again["timed_steps"] == 20 and again["seconds_per_step"] == m["seconds_per_step"]
+    assert again["last"] == m["last"]
 
 
 class _CountingRenderer(uvgen_setup.FaceRenderer):

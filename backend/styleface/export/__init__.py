@@ -13,6 +13,7 @@ import numpy as np
 
 from ..assets import FaceAssets
 from ..errors import StyleFaceError
+from .atomic import TMP_SUFFIX
 from .complete import face_is_complete, sidecar_path
 from .exr import write_displacement_exr
 from .glb import write_glb
@@ -62,6 +63,8 @@ def export_face(assets: FaceAssets, out_dir: str | Path, stem: str,
     try:
         if "json" in formats:  # the face stops counting as complete until its new sidecar is written
             sidecar_path(out, stem).unlink(missing_ok=True)
+        for stale in out.glob(f".{stem}[._]*{TMP_SUFFIX}"):  # temporaries of a killed export of this face
+            stale.unlink(missing_ok=True)
         if "obj" in formats:
             written.update(write_obj(assets, out / f"{stem}.obj", bake_displacement))
         if "diffuse" in formats and "diffuse" not in written:
