@@ -67,9 +67,7 @@ def build_rig_mesh(name: str, data: FaceData, positions: np.ndarray) -> "bpy.typ
     else:  # pragma: no cover
         mesh.loops.foreach_set("vertex_index", corners)
     mesh.polygons.add(rig.n_polygons)
-    mesh.polygons.foreach_set("loop_start", rig.loop_starts)
-    if not hasattr(mesh.polygons[0], "loop_total") or mesh.polygons[0].loop_total != rig.polygon_sizes[0]:
-        mesh.polygons.foreach_set("loop_total", rig.polygon_sizes)  # pragma: no cover - Blender 3.x
+    mesh.polygons.foreach_set("loop_start", rig.loop_starts)  # 4.0+: sizes follow from the starts
     mi = mesh.attributes.get("material_index") or mesh.attributes.new("material_index", "INT", "FACE")
     mi.data.foreach_set("value", rig.polygon_parts)  # the raw attribute: ~20x faster than polygons[]
     mesh.update(calc_edges=True)
