@@ -345,8 +345,15 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         mat = build_material(name, diffuse, disp_img, data)
         created.append((bpy.data.materials, mat))
         if rig is not None:
-            part_mats = rig_build.build_part_materials(name, mat, data)
-            created += [(bpy.data.materials, m) for m in part_mats if m is not mat]
+            made: list[Any] = []
+
+            def make_textured(mat_name: str) -> Any:
+                made.append(build_material(mat_name, diffuse, disp_img, data))
+                created.append((bpy.data.materials, made[-1]))
+                return made[-1]
+
+            part_mats = rig_build.build_part_materials(name, mat, data, make_textured)
+            created += [(bpy.data.materials, m) for m in part_mats if m is not mat and m not in made]
             for m in part_mats:
                 mesh.materials.append(m)
         else:

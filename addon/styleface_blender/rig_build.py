@@ -14,7 +14,7 @@ tools drive both sides); ARKit's ``tongueOut`` has no ICT shape (listed in the o
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import bpy
 import numpy as np
@@ -96,18 +96,20 @@ def _set_surface(mat: "bpy.types.Material", roughness: float, specular: float,
     mat.diffuse_color = (*(color or (0.8, 0.8, 0.8)), 1.0)
 
 
-def build_part_materials(name: str, textured: "bpy.types.Material", data: FaceData
-                         ) -> list["bpy.types.Material"]:
+def build_part_materials(name: str, textured: "bpy.types.Material", data: FaceData,
+                         make_textured: "Callable[[str], bpy.types.Material]") -> list["bpy.types.Material"]:
     """One material per part, in part order. ``textured`` (the builder's diffuse + displacement
-    material) becomes the first textured part's; other textured parts are copies with their own
-    surface values, the untextured eyelashes a flat dark Principled BSDF."""
+    material) becomes the first textured part's; other textured parts get their own from
+    ``make_textured(name)`` (not ``Material.copy()``: in Blender 4.2 copies keep image users after
+    removal), the untextured eyelashes a flat dark Principled BSDF. Every material made here is in the
+    returned list, so a failed build can remove them."""
     rig: RigData = data.rig  # type: ignore[assignment]
     mats: list[bpy.types.Material] = []
     first = True
     for part in rig.part_names:
         mat_name, is_textured, color, rough, spec = part_material(part)
         if is_textured:
-            mat = textured if first else textured.copy()
+            mat = textured if first else make_textured(f"{name}_{mat_name}")
             first = False
             mat.name = f"{name}_{mat_name}"
             _set_surface(mat, rough, spec)
