@@ -55,23 +55,23 @@ def build_rig_mesh(name: str, data: FaceData, positions: np.ndarray) -> "bpy.typ
     corners = np.ascontiguousarray(rig.welded_corners, dtype=np.int32)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(verts))
-    pos = mesh.attributes.get("position")
+    pos: Any = mesh.attributes.get("position")
     if pos is not None:
         pos.data.foreach_set("vector", verts.ravel())
     else:  # pragma: no cover - Blender < 3.5
         mesh.vertices.foreach_set("co", verts.ravel())
     mesh.loops.add(len(corners))
-    cv = mesh.attributes.get(".corner_vert")
+    cv: Any = mesh.attributes.get(".corner_vert")
     if cv is not None:
         cv.data.foreach_set("value", corners)
     else:  # pragma: no cover
         mesh.loops.foreach_set("vertex_index", corners)
     mesh.polygons.add(rig.n_polygons)
     mesh.polygons.foreach_set("loop_start", rig.loop_starts)  # 4.0+: sizes follow from the starts
-    mi = mesh.attributes.get("material_index") or mesh.attributes.new("material_index", "INT", "FACE")
+    mi: Any = mesh.attributes.get("material_index") or mesh.attributes.new("material_index", "INT", "FACE")
     mi.data.foreach_set("value", rig.polygon_parts)  # the raw attribute: ~20x faster than polygons[]
     mesh.update(calc_edges=True)
-    uv_attr = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
+    uv_attr: Any = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
     uvs = np.minimum(data.uvs, np.float32(UV_MAX))[rig.polygon_corners]
     uv_attr.data.foreach_set("vector", np.ascontiguousarray(uvs, dtype=np.float32).ravel())
     mesh.uv_layers.active = mesh.uv_layers[UV_NAME]
