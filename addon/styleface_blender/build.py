@@ -422,9 +422,13 @@ def remove_face(obj: "bpy.types.Object") -> None:
     for mod in obj.modifiers:
         if mod.type == "DISPLACE" and mod.texture is not None:
             textures.append(mod.texture)
+    key = mesh.shape_keys if mesh is not None else None
+    action = key.animation_data.action if key is not None and key.animation_data is not None else None
     bpy.data.objects.remove(obj)
     if mesh is not None and mesh.users == 0:
         bpy.data.meshes.remove(mesh)
+    if action is not None and action.users == 0:  # an imported capture that only animated this face
+        bpy.data.actions.remove(action)
     for m in mats:
         if m.users == 0:
             bpy.data.materials.remove(m)
