@@ -295,11 +295,27 @@ def regenerate(obj: "bpy.types.Object", vary: str | None = None, **overrides: An
     new = generate_face(seed, collection=collections[0] if collections else None, **kwargs)
     for c in collections[1:]:
         c.objects.link(new)
+    _carry_shape_key_animation(obj, new)
     remove_face(obj)
     new.parent, new.matrix_parent_inverse = parent, parent_inv
     (new.location, new.rotation_mode, new.rotation_euler, new.rotation_quaternion, new.scale) = transform
     new.name = name
     return new
+
+
+def _carry_shape_key_animation(old: "bpy.types.Object", new: "bpy.types.Object") -> None:
+    """A regenerated face keeps the old one's shape-key animation (an imported capture, hand keys):
+    the curves name keys, and a face of the same model has the same keys."""
+    old_keys = getattr(old.data, "shape_keys", None)
+    new_keys = getattr(new.data, "shape_keys", None)
+    anim = old_keys.animation_data if old_keys is not None else None
+    if new_keys is None or anim is None or anim.action is None:
+        return
+    target = new_keys.animation_data_create()
+    target.action = anim.action
+    slot = getattr(anim, "action_slot", None)  # 4.4+: layered actions assign a slot per ID
+    if slot is not None:
+        target.action_slot = slot
 
 
 # -- rendering -------------------------------------------------------------------------------------

@@ -345,8 +345,15 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         mat = build_material(name, diffuse, disp_img, data)
         created.append((bpy.data.materials, mat))
         if rig is not None:
-            part_mats = rig_build.build_part_materials(name, mat, data)
-            created += [(bpy.data.materials, m) for m in part_mats if m is not mat]
+            made: list[Any] = []
+
+            def make_textured(mat_name: str) -> Any:
+                made.append(build_material(mat_name, diffuse, disp_img, data))
+                created.append((bpy.data.materials, made[-1]))
+                return made[-1]
+
+            part_mats = rig_build.build_part_materials(name, mat, data, make_textured)
+            created += [(bpy.data.materials, m) for m in part_mats if m is not mat and m not in made]
             for m in part_mats:
                 mesh.materials.append(m)
         else:
@@ -415,9 +422,13 @@ def remove_face(obj: "bpy.types.Object") -> None:
     for mod in obj.modifiers:
         if mod.type == "DISPLACE" and mod.texture is not None:
             textures.append(mod.texture)
+    key = mesh.shape_keys if mesh is not None else None
+    action = key.animation_data.action if key is not None and key.animation_data is not None else None
     bpy.data.objects.remove(obj)
     if mesh is not None and mesh.users == 0:
         bpy.data.meshes.remove(mesh)
+    if action is not None and action.users == 0:  # an imported capture that only animated this face
+        bpy.data.actions.remove(action)
     for m in mats:
         if m.users == 0:
             bpy.data.materials.remove(m)

@@ -69,13 +69,12 @@ def _fcurves(anim: Any) -> Any:
         return None
     slot = getattr(anim, "action_slot", None)
     if slot is not None:
-        try:
-            from bpy_extras import anim_utils
-            bag = anim_utils.action_get_channelbag_for_slot(action, slot)
-            if bag is not None:
-                return bag.fcurves
-        except (ImportError, AttributeError):
-            pass
+        import bpy_extras.anim_utils
+
+        get_bag = getattr(bpy_extras.anim_utils, "action_get_channelbag_for_slot", None)  # 4.4+
+        bag = get_bag(action, slot) if get_bag is not None else None
+        if bag is not None:
+            return bag.fcurves
     return action.fcurves
 
 

@@ -5,12 +5,15 @@ place). The operator is an undo step (``REGISTER``/``UNDO``), like the add-on's 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import capture
+
+#: Blender's operator result type (``optypes.OpResult`` where that module exists).
+OpResult = Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]
 
 
 def _has_keys(obj: Any) -> bool:
@@ -34,15 +37,17 @@ class STYLEFACE_OT_import_arkit_capture(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _has_keys(context.active_object)
 
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[OpResult]:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         scene = context.scene
         start = scene.frame_current if self.at_current_frame else None
+        obj = context.active_object
+        assert obj is not None  # poll
         try:
-            result = capture.import_arkit_capture(context.active_object, bpy.path.abspath(self.filepath),
+            result = capture.import_arkit_capture(obj, bpy.path.abspath(self.filepath),
                                                   frame_start=start, scene=scene)
         except capture.CaptureError as e:
             self.report({"ERROR"}, str(e))

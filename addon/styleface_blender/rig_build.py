@@ -14,7 +14,7 @@ tools drive both sides); ARKit's ``tongueOut`` has no ICT shape (listed in the o
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import bpy
 import numpy as np
@@ -55,25 +55,23 @@ def build_rig_mesh(name: str, data: FaceData, positions: np.ndarray) -> "bpy.typ
     corners = np.ascontiguousarray(rig.welded_corners, dtype=np.int32)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(verts))
-    pos = mesh.attributes.get("position")
+    pos: Any = mesh.attributes.get("position")
     if pos is not None:
         pos.data.foreach_set("vector", verts.ravel())
     else:  # pragma: no cover - Blender < 3.5
         mesh.vertices.foreach_set("co", verts.ravel())
     mesh.loops.add(len(corners))
-    cv = mesh.attributes.get(".corner_vert")
+    cv: Any = mesh.attributes.get(".corner_vert")
     if cv is not None:
         cv.data.foreach_set("value", corners)
     else:  # pragma: no cover
         mesh.loops.foreach_set("vertex_index", corners)
     mesh.polygons.add(rig.n_polygons)
-    mesh.polygons.foreach_set("loop_start", rig.loop_starts)
-    if not hasattr(mesh.polygons[0], "loop_total") or mesh.polygons[0].loop_total != rig.polygon_sizes[0]:
-        mesh.polygons.foreach_set("loop_total", rig.polygon_sizes)  # pragma: no cover - Blender 3.x
-    mi = mesh.attributes.get("material_index") or mesh.attributes.new("material_index", "INT", "FACE")
+    mesh.polygons.foreach_set("loop_start", rig.loop_starts)  # 4.0+: sizes follow from the starts
+    mi: Any = mesh.attributes.get("material_index") or mesh.attributes.new("material_index", "INT", "FACE")
     mi.data.foreach_set("value", rig.polygon_parts)  # the raw attribute: ~20x faster than polygons[]
     mesh.update(calc_edges=True)
-    uv_attr = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
+    uv_attr: Any = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
     uvs = np.minimum(data.uvs, np.float32(UV_MAX))[rig.polygon_corners]
     uv_attr.data.foreach_set("vector", np.ascontiguousarray(uvs, dtype=np.float32).ravel())
     mesh.uv_layers.active = mesh.uv_layers[UV_NAME]
@@ -98,18 +96,20 @@ def _set_surface(mat: "bpy.types.Material", roughness: float, specular: float,
     mat.diffuse_color = (*(color or (0.8, 0.8, 0.8)), 1.0)
 
 
-def build_part_materials(name: str, textured: "bpy.types.Material", data: FaceData
-                         ) -> list["bpy.types.Material"]:
+def build_part_materials(name: str, textured: "bpy.types.Material", data: FaceData,
+                         make_textured: "Callable[[str], bpy.types.Material]") -> list["bpy.types.Material"]:
     """One material per part, in part order. ``textured`` (the builder's diffuse + displacement
-    material) becomes the first textured part's; other textured parts are copies with their own
-    surface values, the untextured eyelashes a flat dark Principled BSDF."""
+    material) becomes the first textured part's; other textured parts get their own from
+    ``make_textured(name)`` (not ``Material.copy()``: in Blender 4.2 copies keep image users after
+    removal), the untextured eyelashes a flat dark Principled BSDF. Every material made here is in the
+    returned list, so a failed build can remove them."""
     rig: RigData = data.rig  # type: ignore[assignment]
     mats: list[bpy.types.Material] = []
     first = True
     for part in rig.part_names:
         mat_name, is_textured, color, rough, spec = part_material(part)
         if is_textured:
-            mat = textured if first else textured.copy()
+            mat = textured if first else make_textured(f"{name}_{mat_name}")
             first = False
             mat.name = f"{name}_{mat_name}"
             _set_surface(mat, rough, spec)

@@ -171,3 +171,58 @@ def test_operator_imports_and_is_an_undo_step(bpy_clean, tmp_path):
             bpy.ops.styleface.import_arkit_capture(filepath=str(bad))
     finally:
         styleface_blender.unregister()
+
+
+def test_operator_import_undoes_and_redoes(bpy_clean, tmp_path):
+    """Ctrl+Z after an import takes the keyframes away in one step; Ctrl+Shift+Z brings them back."""
+    bpy = bpy_clean
+    import styleface_blender
+    styleface_blender.register()
+    try:
+        bpy.ops.ed.undo_push(message="Original")     # the step a GUI session has after loading a file
+        bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "scene.blend"))
+        obj = _face(bpy)
+        name = obj.name
+        bpy.context.view_layer.objects.active = obj
+        bpy.ops.ed.undo_push(message="Face")
+        p = tmp_path / "take.csv"
+        write_capture(p, rows=20)
+
+        def animated() -> bool:
+            key = bpy.data.objects[name].data.shape_keys
+            return key.animation_data is not None and key.animation_data.action is not None
+
+        # 'EXEC_DEFAULT', True: call as a button does (scripts' operator calls push no undo step)
+        assert bpy.ops.styleface.import_arkit_capture("EXEC_DEFAULT", True, filepath=str(p)) == {"FINISHED"}
+        assert animated()
+        bpy.ops.ed.undo()
+        assert not animated()
+        bpy.ops.ed.redo()
+        assert animated()
+    finally:
+        styleface_blender.unregister()
+
+
+def test_remove_face_drops_its_capture_and_regenerate_keeps_it(bpy_clean, tmp_path, monkeypatch):
+    bpy = bpy_clean
+    from styleface_blender import api, build
+    p = tmp_path / "take.csv"
+    values = write_capture(p, rows=40)
+    obj = _face(bpy)
+    api.import_arkit_capture(obj, str(p))
+    assert len(bpy.data.actions) == 1
+    build.remove_face(obj)
+    assert len(bpy.data.actions) == 0                     # nothing orphaned
+
+    obj = _face(bpy)
+    api.import_arkit_capture(obj, str(p))
+    name = obj.name
+    monkeypatch.setattr(api, "generate_face", lambda seed, **kw: _face(bpy))  # no worker needed
+    new = api.regenerate(obj)
+    assert new.name == name and len(bpy.data.actions) == 1
+    cap = read_capture(str(p))
+    frames, rows = cap.frames(bpy.context.scene.render.fps / bpy.context.scene.render.fps_base, 1)
+    got, _ = _curve_values(new, "jawOpen", frames)
+    assert np.allclose(got, values[rows, 1], atol=1e-6)
+    bpy.context.scene.frame_set(int(frames[3]))
+    assert new.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(values[rows[3], 1], abs=1e-6)

@@ -76,6 +76,7 @@ def test_worker_rejects_a_bad_rig_expressions_value(bpy_clean, rig_worker):
         job.run()
 
 
+@pytest.mark.real_backend
 def test_real_ict_head(bpy_clean, worker_env, monkeypatch):
     """The procedural generator's ICT-FaceKit head: quads, six part slots, 57 ARKit keys + 2 combined,
     key values = the face's expression, Catmull-Clark before Displace."""
