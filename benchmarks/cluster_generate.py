@@ -14,6 +14,18 @@ Expect about linear scaling up to the number of free cores; the warm per-face co
 bundle is a few hundredths of a second of network time plus the exporters, so with 64 faces each
 actor's few seconds of start-up weigh in: larger jobs scale better. With ``--device cuda`` on a GPU
 node, use ``--cpus`` for the CPU slots and expect one worker per GPU (``num_gpus=1``).
+
+Measured on the 2-core dev machine (torch 2.13 CPU, ray 2.60.0, 2026-12-06), SHARED with four other
+agents (load average 6-12 on 2 cores), so the wall-clock rows do not show scaling; the CPU column does:
+
+    run 1 (load 8.2): Ray start-up 10.1 s; in-process 83.0 s = 0.77 faces/s (0.581 CPU s/face);
+                      Ray 1 worker 80.6 s = 0.79 faces/s (0.443); Ray 2 workers 73.1 s = 0.88 faces/s (0.431)
+    run 2 (load 6.4): Ray start-up 12.1 s; in-process 117.5 s = 0.54 faces/s (0.600);
+                      Ray 1 worker 73.4 s = 0.87 faces/s (0.430); Ray 2 workers 91.6 s = 0.70 faces/s (0.436)
+
+At ~0.43 CPU s/face per one-thread worker, an idle 2-core machine would give about 2.3 faces/s with one
+worker and 4.6 with two, minus each actor's start-up (torch import + bundle load, 4-7 s here). Of the
+0.43 s, the OBJ export (with its diffuse PNG) is ~0.25 s and generation ~0.14 s (batch 16, one thread).
 """
 from __future__ import annotations
 

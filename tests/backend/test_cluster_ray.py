@@ -106,3 +106,18 @@ def test_workers_that_cannot_start_stop_the_job_with_one_line(cluster, tmp_path)
         generate_on_ray([0, 1], tmp_path / "faces", bundle=str(tmp_path / "no-such-bundle"), workers=1,
                         progress=False)
     assert "\n" not in str(info.value)
+
+
+def test_cli_lists_failed_faces_and_exits_1(cluster, tmp_path, monkeypatch, capsys):
+    from styleface.cli import main
+
+    monkeypatch.setenv(FAULTS, "fail:1")
+    out = tmp_path / "faces"
+    argv = ["generate", "--seeds", "0-2", "--out", str(out), "--formats", "json", "--cluster", f"ray:{cluster}"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "styleface: face 1 failed: InjectedFault: injected failure for seed 1" in captured.err
+    assert "2 face(s) written, 0 already complete, 1 failed" in captured.out
+    monkeypatch.delenv(FAULTS)
+    assert main(argv + ["--quiet"]) == 0
+    assert _complete(out, range(3)) == [0, 1, 2]
