@@ -316,8 +316,11 @@ def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f
                     "command": command},
         licence="GPL-3.0-or-later; trained by StyleFace on its own procedural data (no third-party data).")
     assert DISPLACEMENT_SCALE == manifest.displacement.scale
-    path = write_bundle(out, manifest, {"mapping": standin_mapping(standin), "f3d": f3d, "yaw": sym,
-                                        "uvgen": uvgen}, overwrite=overwrite)
+    networks = {"mapping": standin_mapping(standin), "f3d": f3d, "yaw": sym, "uvgen": uvgen}
+    if standin.config.face_model == "demo":  # its 2D images, for `styleface views`
+        from styleface.standin.network import StandInImageGenerator
+        networks["generator2d"] = StandInImageGenerator.from_standin(standin)
+    path = write_bundle(out, manifest, networks, overwrite=overwrite)
     log(f"wrote {path} in {seconds:.0f} s; metrics: {report}")
     return path
 

@@ -66,7 +66,8 @@ class StandInImageGenerator(nn.Module):
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         return self.standin.mapping(z)
 
-    def to_wplus(self, latent: torch.Tensor, input_space: str = "z", truncation: float = 1.0, **kw: Any) -> torch.Tensor:
+    def to_wplus(self, latent: torch.Tensor, input_space: str = "z", truncation: float = 1.0,
+                 **kw: Any) -> torch.Tensor:
         return self.standin.to_wplus(latent, input_space, truncation, **kw)
 
     def synthesis(self, wplus: torch.Tensor, noise: object = None, **kw: Any) -> torch.Tensor:
