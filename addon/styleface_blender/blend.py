@@ -52,10 +52,16 @@ def _linear(id_data: Any) -> None:
             kp.interpolation = "LINEAR"
 
 
+def has_prop(obj: Any, name: str) -> bool:
+    """Whether the face carries StyleFace's custom property ``name`` (ID properties support ``in``;
+    the type stubs do not say so)."""
+    return (_build.PROP_PREFIX + name) in obj
+
+
 def _blend_frames(obj: "bpy.types.Object") -> list[int]:
     import json
 
-    raw = obj.get(_build.PROP_PREFIX + "blend")
+    raw = obj[_build.PROP_PREFIX + "blend"] if has_prop(obj, "blend") else None
     try:
         return [int(f) for f in json.loads(raw)["frames"]] if raw else []
     except (ValueError, KeyError, TypeError):
@@ -105,7 +111,7 @@ def remove_blend(obj: "bpy.types.Object") -> None:
             node = nodes.get(name)
             if node is not None:
                 nodes.remove(node)
-    if _build.PROP_PREFIX + "blend" in obj:
+    if has_prop(obj, "blend"):
         del obj[_build.PROP_PREFIX + "blend"]
     if base is not None:
         _build.configure_displacement(obj)
@@ -224,7 +230,12 @@ def blend_to_seed(obj: "bpy.types.Object", seed: int, frame_start: int = 1, fram
     options = worker_options(opts.get("truncation"), opts.get("expression"), 1.0,
                              opts.get("expression_from_seed"), opts.get("texture_size"))
     got: list[FaceData] = []
-    GenerateJob([int(seed)], options, lambda i, s, d: got.append(d) or d, config=config, label="Blend").run()
+
+    def keep(_index: int, _seed: int, data: FaceData) -> FaceData:
+        got.append(data)
+        return data
+
+    GenerateJob([int(seed)], options, keep, config=config, label="Blend").run()
     if not got:
         raise BackendError(f"the backend returned no face for seed {seed}")
     return blend_to_data(obj, got[0], frame_start, frame_end, label=f"seed {int(seed)}")

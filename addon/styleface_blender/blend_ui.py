@@ -8,11 +8,12 @@ from __future__ import annotations
 import bpy
 
 from . import build
+from .optypes import OpResult
 
 
 def _face(context: bpy.types.Context) -> "bpy.types.Object | None":
     obj = context.active_object
-    return obj if obj is not None and obj.type == "MESH" and build.PROP_PREFIX + "seed" in obj else None
+    return obj if build.is_styleface(obj) else None
 
 
 class STYLEFACE_OT_blend_to_seed(bpy.types.Operator):
@@ -30,10 +31,11 @@ class STYLEFACE_OT_blend_to_seed(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _face(context) is not None
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         from . import blend
 
         obj = _face(context)
+        assert obj is not None  # poll
         try:
             blend.blend_to_seed(obj, self.seed, self.frame_start, self.frame_end)
         except Exception as e:  # noqa: BLE001 - shown to the user, the scene is left as it was
@@ -54,12 +56,16 @@ class STYLEFACE_OT_blend_remove(bpy.types.Operator):
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         obj = _face(context)
-        return obj is not None and build.PROP_PREFIX + "blend" in obj
+        from .blend import has_prop
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+        return obj is not None and has_prop(obj, "blend")
+
+    def execute(self, context: bpy.types.Context) -> set[OpResult]:
         from . import blend
 
-        blend.remove_blend(_face(context))
+        obj = _face(context)
+        assert obj is not None  # poll
+        blend.remove_blend(obj)
         return {"FINISHED"}
 
 
