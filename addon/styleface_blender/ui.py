@@ -57,7 +57,7 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         row = col.row(align=True)
         row.scale_y = 1.0
         row.prop(s, "regenerate_mode", text="")
-        op = row.operator("styleface.regenerate", icon="FILE_REFRESH")
+        op = row.operator("styleface.regenerate", text="Regenerate", icon="FILE_REFRESH")
         op.mode = s.regenerate_mode
 
         box = _split(layout.box())
