@@ -47,7 +47,7 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         box.prop(s, "displacement_method")
         box.prop(s, "displacement_strength", text="Strength", slider=True)
         col = box.column(align=True)
-        col.prop(s, "subdiv_viewport", text="Levels Viewport")
+        col.prop(s, "subdiv_viewport", text="Viewport")
         col.prop(s, "subdiv_render", text="Render")
 
         col = layout.column(align=True)
