@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_UI_MODULES = ("props", "preferences", "operators", "backend_ops", "ui", "capture_ui", "blend_ui")
+_UI_MODULES = ("props", "preferences", "undo", "operators", "backend_ops", "ui", "capture_ui", "blend_ui")
 _registered: list = []
 
 

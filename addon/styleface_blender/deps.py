@@ -32,10 +32,12 @@ def advice(names: list[str]) -> str:
     ver = f"{sys.version_info.major}.{sys.version_info.minor}"
     system = py.startswith(("/usr/bin/", "/bin/")) and sys.platform.startswith("linux")
     steps = []
-    if system:  # the distribution's Blender on the system Python: use the distribution's package
+    if system:  # the distribution's Blender on the system Python: the distribution's package (its pip
+        # refuses to install into a system Python, PEP 668)
         steps.append(f"sudo apt install {' '.join('python3-' + n for n in names)} (Debian/Ubuntu; "
                      f"Fedora: sudo dnf install {' '.join('python3-' + n for n in names)})")
-    steps.append(f'"{py}" -m pip install --user {" ".join(names)}')
+    else:
+        steps.append(f'"{py}" -m pip install --user {" ".join(names)}')
     steps.append("or use Blender from blender.org, which includes it")
     return (f"StyleFace needs the Python module {mods}, which this Blender's Python {ver} ({py}) does not "
             f"have. Install it: " + "; or ".join(steps[:-1]) + f"; {steps[-1]}. Then restart Blender.")

@@ -50,13 +50,6 @@ def _fail(op: bpy.types.Operator | None, message: str) -> None:
         op.report({"ERROR"}, message.splitlines()[0])
 
 
-def _undo_name(job: Any) -> str:
-    n = len(job.objects)
-    what = "Populate Crowd" if job.label == "Crowd" else "Generate"
-    seeds = f"seed {job.seeds[0]}" if n == 1 else f"{n} faces"
-    return f"StyleFace {what} ({seeds})"
-
-
 def _finish_job() -> None:
     job = STATE.job
     STATE.job = None
@@ -81,7 +74,7 @@ def _finish_job() -> None:
         except (ReferenceError, RuntimeError, AttributeError):
             pass
         # one step for the whole job, also for a cancelled or failed one (its whole faces stay)
-        undo.push(_undo_name(job))
+        undo.push("Crowd" if job.label == "Crowd" else "Generate")
 
 
 def _tick() -> float | None:
@@ -239,9 +232,8 @@ class STYLEFACE_OT_populate_crowd(_NeedsIdle, bpy.types.Operator):
 class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
     """Rebuild the active StyleFace object from its seed and options (or vary them)"""
     bl_idname = "styleface.regenerate"
-    bl_label = "Regenerate"
-    # no UNDO flag: the step is pushed after the swap with a name that says which face
-    bl_options = {"REGISTER"}
+    bl_label = "StyleFace Regenerate"  # also the undo step's name; the button says "Regenerate"
+    bl_options = {"REGISTER", "UNDO"}
 
     mode: EnumProperty(name="Mode", items=[("REPRODUCE", "Reproduce", ""), ("SEED", "Next seed", ""),
                                            ("SETTINGS", "Panel settings", "")], default="REPRODUCE")
@@ -268,7 +260,6 @@ class STYLEFACE_OT_regenerate(_NeedsIdle, bpy.types.Operator):
         context.view_layer.objects.active = new
         new.select_set(True)
         STATE.set_panel(message=f"Regenerated {new.name}")
-        undo.push(f"StyleFace Regenerate ({new.name})")
         return {"FINISHED"}
 
 

@@ -66,18 +66,16 @@ class StyleFacePreferences(bpy.types.AddonPreferences):
             col.prop(self, "python_path")
         else:
             col.prop(self, "env_dir")
-            row = col.row(align=True)
-            row.prop(self, "torch_variant")
-            inst = STATE.installer
-            if inst is not None and not inst.finished:
-                row.operator("styleface.cancel_install", text="Cancel", icon="CANCEL")
-            else:
-                row.operator("styleface.install_backend", icon="IMPORT")
-            row = col.row(align=True)
-            row.prop(self, "package_index")
-            row.prop(self, "index_fallback", text="Fallback")
+            col.prop(self, "torch_variant")  # one property per line: labels are not cut
+            col.prop(self, "package_index")
             if self.package_index == "CUSTOM":
                 col.prop(self, "custom_index_url")
+            col.prop(self, "index_fallback")
+            inst = STATE.installer
+            if inst is not None and not inst.finished:
+                col.operator("styleface.cancel_install", text="Cancel Install", icon="CANCEL")
+            else:
+                col.operator("styleface.install_backend", icon="IMPORT")
             if inst is not None:
                 box = col.box()
                 ui_text.draw_wrapped(box, context, "Install log: " + inst.log_path, icon="TEXT")

@@ -47,7 +47,7 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         box.prop(s, "displacement_method")
         box.prop(s, "displacement_strength", text="Strength", slider=True)
         col = box.column(align=True)
-        col.prop(s, "subdiv_viewport", text="Levels Viewport")
+        col.prop(s, "subdiv_viewport", text="Viewport")
         col.prop(s, "subdiv_render", text="Render")
 
         col = layout.column(align=True)
@@ -57,7 +57,7 @@ class STYLEFACE_PT_main(bpy.types.Panel):
         row = col.row(align=True)
         row.scale_y = 1.0
         row.prop(s, "regenerate_mode", text="")
-        op = row.operator("styleface.regenerate", icon="FILE_REFRESH")
+        op = row.operator("styleface.regenerate", text="Regenerate", icon="FILE_REFRESH")
         op.mode = s.regenerate_mode
 
         box = _split(layout.box())

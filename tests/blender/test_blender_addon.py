@@ -65,6 +65,7 @@ def test_zip_contents(addon_zip):
         pyproject = z.read("backend_src/pyproject.toml").decode()
     for f in ("blender_manifest.toml", "__init__.py", "build.py", "api.py", "backend.py", "batch.py",
               "ui.py", "operators.py", "preferences.py", "props.py", "facedata.py", "vendor.py", "lighting.py",
+              "backend_constraints.txt", "installer.py", "undo.py", "deps.py", "missing.py", "state.py",
               "backend_src/styleface/__init__.py", "backend_src/styleface/client.py",
               "backend_src/styleface/protocol.py", "backend_src/styleface/worker.py",
               "backend_src/styleface/assets.py"):

@@ -67,19 +67,24 @@ def test_generate_edit_generate_undo_redo_save_reopen(addon_ui):
     tracked = _saved_clean()
     _generate(operators, 1)
     assert _faces() == {"StyleFace_1"} and bpy.data.is_dirty  # quitting now asks to save
-    empty = bpy.data.objects.new("Unrelated edit", None)       # an edit of the user's own
-    bpy.context.scene.collection.objects.link(empty)
-    bpy.ops.ed.undo_push(message="Add Empty")
+    bpy.ops.object.empty_add("EXEC_DEFAULT", True)  # an edit of the user's own, as from the menu
+    bpy.context.active_object.name = "Unrelated edit"
+    bpy.ops.ed.undo_push(message="Rename")
     _generate(operators, 2)
     assert _faces() == {"StyleFace_1", "StyleFace_2"}
+    # the job's step is the last operation: "Adjust Last Operation" no longer re-runs Add Empty (which
+    # would undo back past it and drop face 2); the step has nothing to adjust
+    last = bpy.context.window_manager.operators[-1]
+    assert last.bl_idname == "STYLEFACE_OT_step_generate" and not list(last.properties.keys())
 
     bpy.ops.ed.undo()
     assert _names() == {"StyleFace_1", "Unrelated edit"}
     bpy.ops.ed.undo()
+    bpy.ops.ed.undo()
     assert _names() == {"StyleFace_1"}
     bpy.ops.ed.undo()
     assert _names() == set()
-    for expected in ({"StyleFace_1"}, {"StyleFace_1", "Unrelated edit"},
+    for expected in ({"StyleFace_1"}, {"StyleFace_1", "Empty"}, {"StyleFace_1", "Unrelated edit"},
                      {"StyleFace_1", "Unrelated edit", "StyleFace_2"}):
         bpy.ops.ed.redo()
         assert _names() == expected
@@ -103,7 +108,7 @@ def test_crowd_and_regenerate_are_one_step_each(addon_ui):
     assert len(crowd) == 3 and bpy.data.is_dirty
     bpy.context.view_layer.objects.active = bpy.data.objects["StyleFace_0"]
     bpy.ops.wm.save_as_mainfile(filepath=path)
-    assert bpy.ops.styleface.regenerate(mode="SEED") == {"FINISHED"}
+    assert bpy.ops.styleface.regenerate("EXEC_DEFAULT", True, mode="SEED") == {"FINISHED"}  # as a click
     assert bpy.data.is_dirty
     assert build.face_props(bpy.data.objects["StyleFace_0"])["seed"] == 1  # new face, old name
     bpy.ops.ed.undo()  # regenerate undone: the old face (seed 0) is back
