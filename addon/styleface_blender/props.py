@@ -69,7 +69,7 @@ class StyleFaceSettings(bpy.types.PropertyGroup):
                                          description="Multiplier of the map's own scale (1 = as trained)")
     subdiv_viewport: IntProperty(name="Viewport levels", min=0, max=4, default=0, update=_update_detail)
     subdiv_render: IntProperty(name="Render levels", min=0, max=6, default=2, update=_update_detail)
-    texture_size: IntProperty(name="Texture size", min=0, max=4096, default=0,
+    texture_size: IntProperty(name="Texture size", min=0, max=2048, default=0,
                               description="UV map size (0: the bundle's default)")
     crowd_layout: EnumProperty(
         name="Layout",
