@@ -117,6 +117,8 @@ class ProceduralFaceGenerator:
             verts = face_shape(t, torch.as_tensor(coeffs["id"], dtype=torch.float32)[None],
                                torch.as_tensor(coeffs["exp"], dtype=torch.float32)[None])[0].numpy()
         skin = random_skin(m, seed)
+        if self.arkit:  # whole-head faces: skin tones evenly over the palette, light to dark
+            skin.tone = float(np.random.default_rng([seed, 0x70E]).uniform())
         return FaceAssets(
             vertices=verts, faces=m.triangles, uvs=m.uvs,
             diffuse=paint_diffuse(m, skin, self.texture_size),
