@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 
 from .capture_csv import Capture, CaptureError, read_capture
-from .rigdata import ARKIT_PAIRED, arkit_targets
+from .rigdata import arkit_pairs, arkit_targets
 
 __all__ = ["CaptureError", "CaptureResult", "import_arkit_capture", "capture_targets"]
 
@@ -52,12 +52,10 @@ def capture_targets(arkit_names: list[str], key_names: list[str]) -> dict[str, l
     Left/Right keys, not the combined ``browInnerUp``/``cheekPuff`` keys, so per-side values stay
     consistent with the capture."""
     out: dict[str, list[str]] = {}
+    pairs = arkit_pairs(key_names)
     for name in arkit_names:
-        pair = [name + "Left", name + "Right"]
-        if name in ARKIT_PAIRED and all(p in key_names for p in pair):
-            out[name] = pair
-        else:
-            out[name] = arkit_targets(name, key_names)
+        # a single ARKit shape drives its Left/Right pair even when a combined key of its name exists
+        out[name] = pairs[name] if name in pairs else arkit_targets(name, key_names)
     return out
 
 

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .rigdata import ARKIT_BLENDSHAPES
+from .rigdata import arkit_blendshapes
 
 #: Timecode rates a capture may use; an inferred rate is rounded up to the next of these.
 STANDARD_RATES = (24.0, 25.0, 30.0, 48.0, 50.0, 60.0, 120.0)
 #: Live Link Face records ARKit at 60 frames per second: the rate when the file cannot tell.
 DEFAULT_CAPTURE_FPS = 60.0
 _TIMECODE = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})[:;.](\d+(?:\.\d+)?)\s*$")
-_ARKIT_BY_LOWER = {n.lower(): n for n in ARKIT_BLENDSHAPES}
 
 
 class CaptureError(ValueError):
@@ -112,15 +111,16 @@ def read_capture(path: str) -> Capture:
     names: list[str] = []
     ignored: list[str] = []
     tc_col = None
+    by_lower = {n.lower(): n for n in arkit_blendshapes()}
     for i, h in enumerate(header):
         low = h.lower()
         if low == "timecode":
             tc_col = i
         elif low == "blendshapecount":
             continue
-        elif low in _ARKIT_BY_LOWER and _ARKIT_BY_LOWER[low] not in names:
+        elif low in by_lower and by_lower[low] not in names:
             cols.append(i)
-            names.append(_ARKIT_BY_LOWER[low])
+            names.append(by_lower[low])
         elif h:
             ignored.append(h)
     if not names:

@@ -20,7 +20,7 @@ import bpy
 import numpy as np
 
 from .facedata import METRES_PER_UNIT, FaceData
-from .rigdata import ARKIT_PAIRED, RigData, part_material
+from .rigdata import RigData, arkit_pairs, part_material
 
 UV_NAME = "UVMap"
 UV_MAX = 1.0 - 2.0 ** -20
@@ -138,10 +138,9 @@ def add_rig_shape_keys(obj: "bpy.types.Object", data: FaceData, neutral: np.ndar
     shapes: list[tuple[str, np.ndarray, float]] = [
         (n, deltas[i], float(values[i])) for i, n in enumerate(rig.expression_names)]
     index = {n: i for i, n in enumerate(rig.expression_names)}
-    for single in ARKIT_PAIRED:
-        pair = [index.get(single + "Left"), index.get(single + "Right")]
-        if single not in index and None not in pair:
-            shapes.append((single, deltas[pair[0]] + deltas[pair[1]], 0.0))
+    for single, (left, right) in arkit_pairs(rig.expression_names).items():
+        if single not in index:
+            shapes.append((single, deltas[index[left]] + deltas[index[right]], 0.0))
     buf = np.empty_like(base)
     for key_name, delta, value in shapes:
         kb = obj.shape_key_add(name=key_name, from_mix=False)

@@ -4,7 +4,8 @@ ARKit-named expression shapes), read from the worker's ``rig.*`` arrays and ``me
 Why a separate container: a face model with an artist mesh (ICT-FaceKit) is rendered on a mesh split
 at UV seams, but Blender wants the original welded mesh with per-corner UVs, one material slot per part
 and shape keys per expression. The backend's ``styleface.rig.FaceRig`` holds the same arrays; the
-add-on cannot import the backend package, so it mirrors the few rules it needs here (no bpy, no torch).
+add-on cannot import the backend package into Blender, so the ARKit names and part materials come from
+the vendored backend's pure-Python modules (no bpy, no torch).
 """
 from __future__ import annotations
 
@@ -13,55 +14,42 @@ from typing import Any, Mapping
 
 import numpy as np
 
-#: Per-part materials, mirroring the backend's ``styleface.facemodel.parts.PART_MATERIALS`` (values
-#: only: the add-on cannot import the backend). name, samples the diffuse atlas, base colour (a
-#: multiplier when textured), roughness, specular. Unknown parts get a textured skin-like material.
-PART_MATERIALS: dict[str, tuple[str, bool, tuple[float, float, float], float, float]] = {
-    "skin": ("styleface_skin", True, (1.0, 1.0, 1.0), 0.55, 0.5),
-    "sclera": ("styleface_sclera", True, (1.0, 1.0, 1.0), 0.08, 0.6),
-    "iris": ("styleface_iris", True, (1.0, 1.0, 1.0), 0.05, 0.6),
-    "teeth": ("styleface_teeth", True, (1.0, 1.0, 1.0), 0.25, 0.5),
-    "gums": ("styleface_gums", True, (1.0, 1.0, 1.0), 0.3, 0.5),
-    "eyelashes": ("styleface_eyelashes", False, (0.02, 0.015, 0.012), 0.6, 0.3),
-}
+def _backend(name: str) -> Any:
+    """A pure-Python module of the vendored backend (the ARKit names and the part materials are the
+    backend's own tables, not copies)."""
+    from .vendor import backend_module
 
-#: Apple ARKit's 52 blendshape names (mirrors ``styleface.facemodel.arkit.ARKIT_BLENDSHAPES``).
-ARKIT_BLENDSHAPES: tuple[str, ...] = (
-    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
-    "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
-    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
-    "eyeWideLeft", "eyeWideRight",
-    "jawForward", "jawLeft", "jawOpen", "jawRight",
-    "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
-    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
-    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight",
-    "noseSneerLeft", "noseSneerRight",
-    "tongueOut",
-)
-#: ARKit blendshapes that are single where ICT-FaceKit has a Left/Right pair.
-ARKIT_PAIRED = ("browInnerUp", "cheekPuff")
-#: ARKit blendshapes with no shape in the ICT-FaceKit model.
-ARKIT_MISSING = ("tongueOut",)
+    return backend_module(name)
 
 
 def part_material(part: str) -> tuple[str, bool, tuple[float, float, float], float, float]:
-    return PART_MATERIALS.get(part, (f"styleface_{part}", True, (1.0, 1.0, 1.0), 0.55, 0.5))
+    """(material name, samples the diffuse atlas, base colour, roughness, specular) of a part, from the
+    backend's ``styleface.facemodel.parts``; unknown parts get a textured skin-like material."""
+    m = _backend("facemodel.parts").part_material(part)
+    return m.name, bool(m.textured), tuple(m.base_color), float(m.roughness), float(m.specular)
+
+
+def arkit_blendshapes() -> tuple[str, ...]:
+    """Apple ARKit's 52 blendshape names (``styleface.facemodel.arkit.ARKIT_BLENDSHAPES``)."""
+    return tuple(_backend("facemodel.arkit").ARKIT_BLENDSHAPES)
 
 
 def arkit_targets(arkit_name: str, names: list[str] | tuple[str, ...]) -> list[str]:
-    """Expression keys one ARKit blendshape drives: itself, else its Left/Right pair, else none
-    (the backend's ``styleface.facemodel.arkit.arkit_targets`` rule)."""
-    if arkit_name in names:
-        return [arkit_name]
-    return [n for n in (arkit_name + "Left", arkit_name + "Right") if n in names]
+    """Expression keys one ARKit blendshape drives: itself, else its Left/Right pair, else none."""
+    return list(_backend("facemodel.arkit").arkit_targets(arkit_name, tuple(names)))
+
+
+def arkit_pairs(names: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+    """ARKit blendshapes that are single where the model has a Left/Right pair (ICT: browInnerUp and
+    cheekPuff) -> that pair."""
+    have = set(names)
+    return {a: [a + "Left", a + "Right"] for a in arkit_blendshapes()
+            if a + "Left" in have and a + "Right" in have}
 
 
 def arkit_missing(names: list[str] | tuple[str, ...]) -> list[str]:
     """ARKit blendshapes that no key of ``names`` can show (for ICT-FaceKit: ['tongueOut'])."""
-    return [a for a in ARKIT_BLENDSHAPES if not arkit_targets(a, names)]
+    return [a for a in arkit_blendshapes() if not arkit_targets(a, names)]
 
 
 class RigDataError(ValueError):

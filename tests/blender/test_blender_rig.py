@@ -12,7 +12,7 @@ import blender_fakes  # noqa: E402
 from styleface_blender import build  # noqa: E402
 from styleface_blender.build import build_face  # noqa: E402
 from styleface_blender.facedata import FaceData, FaceDataError  # noqa: E402
-from styleface_blender.rigdata import PART_MATERIALS  # noqa: E402
+from styleface_blender.rigdata import part_material  # noqa: E402
 
 
 def rig_face(seed: int = 0, **kw) -> FaceData:
@@ -64,7 +64,7 @@ def test_welded_quads_corner_uvs_and_parts(bpy_clean):
     assert me.validate() is False
     # material slot per part, polygons point at their part
     assert [s.material.name for s in obj.material_slots] == [
-        f"{obj.name}_{PART_MATERIALS[p][0]}" for p in blender_fakes.RIG_PARTS]
+        f"{obj.name}_{part_material(p)[0]}" for p in blender_fakes.RIG_PARTS]
     mi = np.empty(len(me.polygons), np.int32)
     me.polygons.foreach_get("material_index", mi)
     assert np.array_equal(mi, rig.polygon_parts)
@@ -81,7 +81,7 @@ def test_part_materials(bpy_clean):
         bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
         link = bsdf.inputs["Base Color"].links[0]
         assert link.from_node.image == diffuse                      # every textured part samples the atlas
-        assert bsdf.inputs["Roughness"].default_value == pytest.approx(PART_MATERIALS[part][3])
+        assert bsdf.inputs["Roughness"].default_value == pytest.approx(part_material(part)[3])
     lashes = next(n for n in mats["eyelashes"].node_tree.nodes if n.type == "BSDF_PRINCIPLED")
     assert not lashes.inputs["Base Color"].links
     assert max(lashes.inputs["Base Color"].default_value[:3]) < 0.05  # dark, untextured
