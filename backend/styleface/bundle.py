@@ -264,7 +264,8 @@ def write_bundle(out_dir: str | os.PathLike[str], manifest: BundleManifest, netw
     try:
         man = manifest.to_json()
         if face_model is not None:
-            save_face_model(face_model, tmp / "face_model.npz")
+            # models with an artist mesh (ICT) are large: ship them compact (quantized, compressed)
+            save_face_model(face_model, tmp / "face_model.npz", compact=face_model.topology is not None)
             man["face_model"] = {"embedded": "face_model.npz"}
         stems = {}
         for role, net in networks.items():

@@ -46,3 +46,22 @@ def test_all_refuses_truth_coefficients_for_a_real_generator(tmp_path):
     code, _, err = main_cli("all", "--out", str(tmp_path / "r"), "--generator", str(tmp_path / "g.pt"),
                             "--coeffs", "truth")
     assert code == 2 and "--coeffs truth needs the stand-in" in err
+
+
+def test_all_on_the_ict_standin_names_the_builtin_head(tmp_path):
+    """The whole pipeline on the ICT world: the bundle names the shipped head instead of copying it,
+    carries the stand-in as its 2D generator, and generates rigged ICT faces."""
+    out = tmp_path / "run"
+    tiny = [a for a in TINY if a not in ("toy-all", "a toy")]
+    tiny = [a for a in tiny if a not in ("--bundle-id", "--bundle-description")]
+    code, _, err = main_cli("all", "--out", str(out), "--standin-face-model", "ict", "--standin-n-latent", "8",
+                            "--standin-image-size", "32", "--bundle-id", "toy-ict", *tiny)
+    assert code == 0, err
+    bundle = out / "bundle"
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["face_model"] == {"builtin": "ict"} and not (bundle / "face_model.npz").exists()
+    assert (bundle / "generator2d.safetensors").is_file()
+    pipe = Pipeline.load(bundle, device="cpu")
+    face = pipe.generate([3])[0]
+    assert pipe.model.name == "ict-facekit" and face.rig is not None
+    assert face.coefficients["exp"].shape == (57,)

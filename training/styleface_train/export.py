@@ -17,6 +17,7 @@ import torch
 from styleface import __version__
 from styleface.bundle import BundleManifest, write_bundle
 from styleface.errors import StyleFaceError
+from styleface.facemodel.store import BUILTIN_NAMES
 from styleface.nets.mapping import MappingNetwork
 from styleface.nets.uvgen import UVGenerator
 from styleface.nets.yaw import YawSymmetry
@@ -64,11 +65,12 @@ def export_bundle(handle: GeneratorHandle, opts: ExportOptions, face_model: Any 
         standin = handle.module
         networks["mapping"] = standin_mapping(standin)
         fm_spec = handle.description.get("face_model", "demo")
-        if fm_spec == "demo":  # its 2D images too, for `styleface views` (only the built-in head is portable)
+        builtin = fm_spec in BUILTIN_NAMES  # a built-in face model ships with StyleFace: name it, don't copy it
+        if builtin:  # its 2D images too, for `styleface views` (only built-in heads are portable)
             from styleface.standin.network import StandInImageGenerator
             networks["generator2d"] = StandInImageGenerator.from_standin(standin)
-        face_ref = {"builtin": "demo"} if fm_spec == "demo" else {"embedded": "face_model.npz"}
-        face_model = None if fm_spec == "demo" else standin.face_model
+        face_ref = {"builtin": fm_spec} if builtin else {"embedded": "face_model.npz"}
+        face_model = None if builtin else standin.face_model
         image_res = int(standin.size)
         licence = opts.licence or ("GPL-3.0-or-later; trained by StyleFace on its own procedural data "
                                    "(no third-party data).")

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ..errors import StyleFaceError
+from ..facemodel.store import BUILTIN_NAMES
 from .generator import StandInConfig, StandInGenerator
 
-BUILTIN_FACE_MODELS = ("demo",)
 
 
 def _on_meta() -> bool:
@@ -33,9 +33,9 @@ class StandInImageGenerator(nn.Module):
             cfg = StandInConfig(**config)
         except TypeError as e:
             raise StyleFaceError(f"stand-in generator: bad configuration ({e})") from None
-        if cfg.face_model not in BUILTIN_FACE_MODELS:
+        if cfg.face_model not in BUILTIN_NAMES:
             raise StyleFaceError(f"stand-in generator: face model '{cfg.face_model}' is not built in "
-                                 f"(bundles may use {', '.join(BUILTIN_FACE_MODELS)})")
+                                 f"(bundles may use {', '.join(BUILTIN_NAMES)})")
         empty = _on_meta()
         with torch.device("cpu"):  # the face model and renderer are real even while loading on meta
             self.standin = StandInGenerator(cfg, empty=empty)
