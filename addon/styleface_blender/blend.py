@@ -144,8 +144,9 @@ def blend_to_data(obj: "bpy.types.Object", target: FaceData | Any, frame_start: 
     _linear(obj.data.shape_keys)
 
     # Maps: the target's images, mixed in the material.
-    diffuse = _build._new_image(f"{name}_diffuse", data.diffuse, is_float=False)
-    disp_img = _build._new_image(f"{name}_displacement", data.displacement, is_float=True)
+    diffuse_map, disp_map = data.blender_maps()
+    diffuse = _build._new_image(f"{name}_diffuse", diffuse_map, is_float=False)
+    disp_img = _build._new_image(f"{name}_displacement", disp_map, is_float=True)
     for img in (diffuse, disp_img):
         _build._store_image(img, image_storage, "//styleface_textures")
     mat = obj.active_material

@@ -149,7 +149,7 @@ def build_mesh(name: str, data: FaceData) -> "bpy.types.Mesh":
     mesh.polygons.foreach_set("loop_start", np.arange(0, n_corners, 3, dtype=np.int32))
     mesh.update(calc_edges=True)
     uv_attr = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
-    uvs = np.minimum(data.uvs, np.float32(UV_MAX))  # u or v == 1 would fall outside a CLIP texture
+    uvs = np.minimum(data.blender_uvs(), np.float32(UV_MAX))  # u or v == 1 would fall outside a CLIP texture
     uv_attr.data.foreach_set("vector", np.ascontiguousarray(uvs[corner_verts]).ravel())
     mesh.uv_layers.active = mesh.uv_layers[UV_NAME]
     mesh.shade_smooth()
@@ -338,9 +338,10 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         created.append((bpy.data.meshes, mesh))
         obj = bpy.data.objects.new(name, mesh)
         created.insert(0, (bpy.data.objects, obj))
-        diffuse = _new_image(f"{name}_diffuse", data.diffuse, is_float=False)
+        diffuse_map, disp_map = data.blender_maps()
+        diffuse = _new_image(f"{name}_diffuse", diffuse_map, is_float=False)
         created.append((bpy.data.images, diffuse))
-        disp_img = _new_image(f"{name}_displacement", data.displacement, is_float=True)
+        disp_img = _new_image(f"{name}_displacement", disp_map, is_float=True)
         created.append((bpy.data.images, disp_img))
         mat = build_material(name, diffuse, disp_img, data)
         created.append((bpy.data.materials, mat))

@@ -18,6 +18,8 @@ from .rigdata import RigData, RigDataError
 
 #: Blender metres per model unit (the backend works in BFM decimetres).
 METRES_PER_UNIT = 0.1
+#: How a face's maps are sampled outside [0, 1] (the backend's ``assets.UV_PADDING_MODES``).
+UV_PADDING_MODES = ("border", "zeros")
 
 
 class FaceDataError(ValueError):
@@ -43,6 +45,7 @@ class FaceData:
     expression_names: list[str] = field(default_factory=list)
     expression_deltas: np.ndarray | None = None   # (K, N, 3) model units per unit coefficient
     rig: RigData | None = None           # original polygons, parts, ARKit shapes (ICT-FaceKit faces)
+    uv_padding: str = "border"           # how the maps read outside [0, 1]: "border", or "zeros" (official)
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float32)
@@ -80,6 +83,8 @@ class FaceData:
             if self.expression_deltas.shape != (k, len(v), 3):
                 raise FaceDataError(f"expression_deltas must be ({k}, {len(v)}, 3), "
                                     f"got {self.expression_deltas.shape}")
+        if self.uv_padding not in UV_PADDING_MODES:
+            raise FaceDataError(f"uv_padding must be one of {', '.join(UV_PADDING_MODES)}, got {self.uv_padding!r}")
         if self.rig is not None:
             try:
                 self.rig.validate(len(v))
@@ -100,12 +105,37 @@ class FaceData:
         p = self.provenance
         return str(p.get("bundle_id") or p.get("bundle") or p.get("generator") or "unknown")
 
+    # -- what Blender samples ---------------------------------------------------------------------
+    def _zero_padded(self) -> bool:
+        """Zero padding is reproduced by a one-texel zero frame around the maps (needs one map size)."""
+        return self.uv_padding == "zeros" and self.diffuse.shape[1:] == self.displacement.shape[1:]
+
+    def blender_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(diffuse, displacement) as Blender gets them. Blender's image lookups clamp at the edge
+        (the backend's "border"); for "zeros" (official weights) each map gets a frame of zero texels
+        and :meth:`blender_uvs` moves the UVs into it, so the last half texel blends towards zero as
+        grid_sample's zero padding does."""
+        if not self._zero_padded():
+            return self.diffuse, self.displacement
+        pad = ((0, 0), (1, 1), (1, 1))
+        return np.pad(self.diffuse, pad), np.pad(self.displacement, pad)
+
+    def blender_uvs(self) -> np.ndarray:
+        """Per-vertex UVs for :meth:`blender_maps` (the same UVs unless the maps were framed)."""
+        if not self._zero_padded():
+            return self.uvs
+        _, h, w = self.diffuse.shape
+        scale = np.array([w / (w + 2.0), h / (h + 2.0)], np.float32)
+        offset = np.array([1.0 / (w + 2.0), 1.0 / (h + 2.0)], np.float32)
+        return (self.uvs * scale + offset).astype(np.float32)
+
     def sample_displacement(self) -> np.ndarray:
-        """Per-vertex offset (N, 3) in model units, bilinear at the vertex UVs (grid_sample, border),
-        the same rule as the backend's ``FaceAssets.vertex_displacement`` (used by tests/benchmarks)."""
-        m = self.displacement
+        """Per-vertex offset (N, 3) in model units, bilinear at the vertex UVs (grid_sample, with the
+        face's padding), the same rule as the backend's ``FaceAssets.vertex_displacement`` (used by
+        tests/benchmarks)."""
+        m = self.blender_maps()[1]
         _, h, w = m.shape
-        uv = self.uvs.astype(np.float64)
+        uv = self.blender_uvs().astype(np.float64)
         x = np.clip(uv[:, 0] * w - 0.5, 0.0, w - 1)
         y = np.clip((1.0 - uv[:, 1]) * h - 0.5, 0.0, h - 1)
         x0 = np.floor(x).astype(np.int64)
@@ -159,7 +189,7 @@ class FaceData:
             coefficients=None if arrays.get("coefficients") is None else np.asarray(arrays["coefficients"]),
             coefficient_layout=[(str(k), int(n)) for k, n in meta.get("coefficient_layout", [])],
             expression_names=names if deltas is not None else [],
-            expression_deltas=deltas, rig=rig,
+            expression_deltas=deltas, rig=rig, uv_padding=str(meta.get("uv_padding", "border")),
         )
 
     @classmethod
@@ -196,7 +226,7 @@ class FaceData:
                                  "mid_level": self.displacement_mid_level},
                 "coefficient_layout": [list(x) for x in self.coefficient_layout],
                 "seed": self.seed, "provenance": self.provenance,
-                "expression_names": list(self.expression_names)}
+                "expression_names": list(self.expression_names), "uv_padding": self.uv_padding}
         if self.rig is not None:
             rig_arrays, meta["rig"] = self.rig.to_arrays()
             arrays.update(rig_arrays)

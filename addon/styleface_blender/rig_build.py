@@ -72,7 +72,7 @@ def build_rig_mesh(name: str, data: FaceData, positions: np.ndarray) -> "bpy.typ
     mi.data.foreach_set("value", rig.polygon_parts)  # the raw attribute: ~20x faster than polygons[]
     mesh.update(calc_edges=True)
     uv_attr: Any = mesh.attributes.new(UV_NAME, "FLOAT2", "CORNER")
-    uvs = np.minimum(data.uvs, np.float32(UV_MAX))[rig.polygon_corners]
+    uvs = np.minimum(data.blender_uvs(), np.float32(UV_MAX))[rig.polygon_corners]
     uv_attr.data.foreach_set("vector", np.ascontiguousarray(uvs, dtype=np.float32).ravel())
     mesh.uv_layers.active = mesh.uv_layers[UV_NAME]
     mesh.shade_smooth()

@@ -107,15 +107,21 @@ def test_modifier_displacement_matches_backend_formula(bpy_clean):
     assert np.allclose(world_got, _to_blender(data.vertices + data.sample_displacement(), obj), atol=1e-6)
 
 
-def test_displacement_equals_backend_displaced_vertices(bpy_clean):
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+def test_displacement_equals_backend_displaced_vertices(bpy_clean, padding):
     """Against the backend's own FaceAssets.displaced_vertices() (its numpy-only assets module, loaded
-    through the add-on's vendor loader: no torch in this process)."""
+    through the add-on's vendor loader: no torch in this process), with vertices on the map's edges
+    (u = 0, v = 1) where border and zero padding differ (official bundles use zeros)."""
     import importlib
     from styleface_blender import vendor
     vendor.client_module()
     assets = importlib.import_module(vendor._PRIVATE + ".assets")
     data = synthetic_face(n=36, tex=48, seed=9)
+    data.uvs[:6, 1] = 1.0
+    data.uvs[6:12, 0] = 0.0
+    data.uv_padding = padding
     fa = assets.FaceAssets.from_arrays(*data.to_arrays())
+    assert fa.uv_padding == padding
     obj = build_face(fa, yaw=-0.7, location=(0.3, -1.0, 2.0))
     obj.modifiers[build.SUBSURF_NAME].levels = 0
     bpy.context.view_layer.update()
