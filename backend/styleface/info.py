@@ -27,7 +27,11 @@ def collect_info() -> dict[str, str]:
     except ImportError:
         out["torch"] = "missing (pip install torch)"
         out["device"] = "unavailable"
-    out["face models"] = "demo (procedural, built in); BFM via import-official"
+    from .facemodel.store import ICT_FILE
+
+    ict = (f"default/ict (ICT-FaceKit head, MIT, {ICT_FILE.stat().st_size / 1e6:.1f} MB)" if ICT_FILE.is_file()
+           else "default/ict MISSING (reinstall StyleFace)")
+    out["face models"] = f"{ict}; procedural/demo (built in); BFM via import-official"
     from .bundle import BUNDLE_ENV, default_bundle_path, read_manifest
 
     path = default_bundle_path()
