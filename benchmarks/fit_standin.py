@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from styleface_train.fit import FitConfig, Fitter, photometric
+from styleface_train.fitting.fit import FitConfig, Fitter, photometric
 from styleface_train.standin import StandInConfig, StandInGenerator
 
 
@@ -57,7 +57,7 @@ def main() -> None:
         with torch.no_grad():
             render = res.render
             if render.shape[-1] != a.size:
-                from styleface_train.fit_run import fitter_render_full
+                from styleface_train.fitting.fit_run import fitter_render_full
                 render = fitter_render_full(fitter, res, a.size)
             mean_img, _ = fitter.render_mean_face(images)
             mask = truth["mask"].to(render)

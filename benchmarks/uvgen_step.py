@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO / "tests" / "training"))
 
 from uvgenhelpers import fit_parts  # noqa: E402
 
-from styleface_train.generators import GeneratorHandle  # noqa: E402
+from styleface_train.standin.generators import GeneratorHandle  # noqa: E402
 from styleface_train.standin import StandInConfig, StandInGenerator  # noqa: E402
-from styleface_train.uvgen_config import UVGenConfig  # noqa: E402
-from styleface_train.uvgen_setup import UVGenOptions  # noqa: E402
-from styleface_train.uvgen_train import train_uvgen  # noqa: E402
+from styleface_train.uvgen.uvgen_config import UVGenConfig  # noqa: E402
+from styleface_train.uvgen.uvgen_setup import UVGenOptions  # noqa: E402
+from styleface_train.uvgen.uvgen_train import train_uvgen  # noqa: E402
 
 
 def main() -> None:

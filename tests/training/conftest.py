@@ -10,8 +10,8 @@ from styleface.facemodel import save_face_model
 from toyhead import toy_head
 from trainhelpers import small_config
 
-from styleface_train.generators import GeneratorHandle
-from styleface_train.sample import SampleOptions, generate_dataset
+from styleface_train.standin.generators import GeneratorHandle
+from styleface_train.data.sample import SampleOptions, generate_dataset
 from styleface_train.standin import StandInGenerator
 
 

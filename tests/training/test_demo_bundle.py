@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from styleface.pipeline import Pipeline
-from styleface_train.demo_bundle import UVFit, build_demo_bundle, main, standin_mapping, uv_texel_weights
+from styleface_train.bundle.demo_bundle import UVFit, build_demo_bundle, main, standin_mapping, uv_texel_weights
 from styleface_train.standin import StandInConfig, StandInGenerator
 
 

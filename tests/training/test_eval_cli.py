@@ -16,7 +16,7 @@ from styleface.nets.uvgen import UVGenerator
 from test_eval_fid import random_state
 from trainhelpers import IMAGE, STYLE_DIM, main_cli, small_config
 
-from styleface_train.demo_bundle import standin_mapping
+from styleface_train.bundle.demo_bundle import standin_mapping
 from styleface_train.standin import StandInGenerator
 
 N_LATENT, UV = 8, 32  # a 32 px UV generator reads 8 W+ rows
@@ -70,7 +70,7 @@ def _copy_with_provenance(bundle_dir, dst, **provenance):
 
 
 def test_standin_recorded_as_exported_generator(bundle_dir, tmp_path):
-    exported = _copy_with_provenance(bundle_dir, tmp_path / "exported", generator="standin")  # styleface_train.export
+    exported = _copy_with_provenance(bundle_dir, tmp_path / "exported", generator="standin")  # styleface_train.bundle.export
     code, stdout, err = main_cli("eval", str(exported), "--count", "2", "--views-count", "0")
     assert code == 0, err
     assert "from provenance" in stdout and "multi-view" not in stdout

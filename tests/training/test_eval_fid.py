@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from styleface.errors import StyleFaceError
 
-from styleface_train.fid import activations, fid_from_features, frechet_distance, statistics
-from styleface_train.inception import FIDInceptionV3, load_fid_inception
+from styleface_train.evaluation.fid import activations, fid_from_features, frechet_distance, statistics
+from styleface_train.evaluation.inception import FIDInceptionV3, load_fid_inception
 
 CACHE_NAME = "pt_inception-2015-12-05-6726825d.pth"
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from styleface.render.visibility import direct_visibility
 
-from styleface_train.eval_standin import (StandInFaces, mean_maps, uv_errors, uv_face_mask, view_errors,
+from styleface_train.evaluation.eval_standin import (StandInFaces, mean_maps, uv_errors, uv_face_mask, view_errors,
                                           visibility_regions, yaw_shift)
-from styleface_train.evaluate import standin_wplus
+from styleface_train.evaluation.evaluate import standin_wplus
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from styleface.facemodel.store import builtin_face_model
 from styleface.geometry import euler_rotation, face_shape, rigid_transform
 from styleface.procedural_face import ProceduralFaceGenerator
 from styleface.render.face import render_face
-from styleface_train.fit import FitConfig, Fitter
+from styleface_train.fitting.fit import FitConfig, Fitter
 
 
 def test_fit_recovers_pose_and_identity_direction_on_the_ict_head():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from trainhelpers import tb_steps
 
-from styleface_train.trainloop import LoopConfig, run_loop
+from styleface_train.common.trainloop import LoopConfig, run_loop
 
 pytest.importorskip("tensorboard")
 

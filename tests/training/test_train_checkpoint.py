@@ -5,8 +5,8 @@ import pytest
 import torch
 from styleface.errors import StyleFaceError
 
-from styleface_train.atomic import atomic_path, atomic_write_bytes, remove_stale_temps
-from styleface_train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from styleface_train.common.atomic import atomic_path, atomic_write_bytes, remove_stale_temps
+from styleface_train.common.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):

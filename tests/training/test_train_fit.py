@@ -8,9 +8,9 @@ import torch
 from styleface.errors import StyleFaceError
 from trainhelpers import main_cli
 
-from styleface_train.fit import FitConfig, Fitter, photometric
-from styleface_train.landmarks import landmark_weights, make_source
-from styleface_train.shards import read_tensors, shard_paths
+from styleface_train.fitting.fit import FitConfig, Fitter, photometric
+from styleface_train.fitting.landmarks import landmark_weights, make_source
+from styleface_train.data.shards import read_tensors, shard_paths
 
 QUICK = FitConfig(rigid_iters=250, nonrigid_iters=40)
 

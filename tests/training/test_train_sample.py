@@ -10,9 +10,9 @@ import torch
 from styleface.errors import StyleFaceError
 from trainhelpers import IMAGE, N_LATENT, STYLE_DIM, generator_args, main_cli, popen_cli
 
-from styleface_train.generators import GeneratorHandle
-from styleface_train.sample import SampleOptions, generate_dataset
-from styleface_train.shards import Worker, merge_folder, read_tensors, resolve_worker, shard_paths
+from styleface_train.standin.generators import GeneratorHandle
+from styleface_train.data.sample import SampleOptions, generate_dataset
+from styleface_train.data.shards import Worker, merge_folder, read_tensors, resolve_worker, shard_paths
 
 
 def _handle(standin):

@@ -6,7 +6,7 @@ import torch
 from styleface.nets.stylegan2 import Generator
 from trainhelpers import main_cli
 
-from styleface_train.shards import read_manifest, read_tensors, shard_paths
+from styleface_train.data.shards import read_manifest, read_tensors, shard_paths
 from styleface_train.standin import StandInConfig, StandInGenerator
 
 

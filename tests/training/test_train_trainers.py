@@ -10,14 +10,14 @@ from styleface.errors import StyleFaceError
 from styleface.nets.io import load_model
 from trainhelpers import generator_args, kill_mid_run, main_cli
 
-from styleface_train.checkpoint import read_checkpoint
-from styleface_train.f3d import F3DOptions, train_f3d
-from styleface_train.fyaw import FyawOptions, train_fyaw
-from styleface_train.generators import GeneratorHandle
-from styleface_train.modelfile import load_f3d
-from styleface_train.pairs import load_pairs
-from styleface_train.trainloop import LoopConfig
-from styleface_train.yaw_direction import YawDirectionOptions, find_direction
+from styleface_train.common.checkpoint import read_checkpoint
+from styleface_train.f3d_yaw.f3d import F3DOptions, train_f3d
+from styleface_train.f3d_yaw.fyaw import FyawOptions, train_fyaw
+from styleface_train.standin.generators import GeneratorHandle
+from styleface_train.common.modelfile import load_f3d
+from styleface_train.data.pairs import load_pairs
+from styleface_train.common.trainloop import LoopConfig
+from styleface_train.f3d_yaw.yaw_direction import YawDirectionOptions, find_direction
 
 F3D_LOOP = LoopConfig(epochs=12, batch_size=16, lr=1e-3, milestones=(8,), checkpoint_every=50)
 FYAW_LOOP = LoopConfig(epochs=6, batch_size=16, lr=1e-3, milestones=(4,), checkpoint_every=50)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from uvgenhelpers import parts_for, tiny_config, uvgen_options, uvgen_standin
 
-from styleface_train.uvgen_train import train_uvgen
+from styleface_train.uvgen.uvgen_train import train_uvgen
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*starts from random weights"),
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]

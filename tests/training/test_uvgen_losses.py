@@ -10,9 +10,9 @@ import torch
 from styleface.errors import StyleFaceError
 from styleface.nets.discriminator import Discriminator
 
-from styleface_train.losses import (d_logistic_loss, g_nonsaturating_loss, photometric_loss, r1_objective,
+from styleface_train.uvgen.losses import (d_logistic_loss, g_nonsaturating_loss, photometric_loss, r1_objective,
                                     r1_penalty)
-from styleface_train.perceptual import (LPIPS, SCALE, SHIFT, TAP_CHANNELS, build_perceptual, random_lpips,
+from styleface_train.uvgen.perceptual import (LPIPS, SCALE, SHIFT, TAP_CHANNELS, build_perceptual, random_lpips,
                                         vgg16_features)
 
 

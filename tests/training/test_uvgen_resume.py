@@ -9,7 +9,7 @@ import torch
 from trainhelpers import kill_mid_run, main_cli, tb_steps
 from uvgenhelpers import cli_generator_args, parts_for, uvgen_standin
 
-from styleface_train.checkpoint import read_checkpoint
+from styleface_train.common.checkpoint import read_checkpoint
 
 TOTAL = 8
 pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")

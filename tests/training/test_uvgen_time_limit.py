@@ -6,8 +6,8 @@ import pytest
 from styleface.errors import StyleFaceError
 from uvgenhelpers import parts_for, tiny_config, uvgen_options, uvgen_standin
 
-from styleface_train.checkpoint import read_checkpoint
-from styleface_train.uvgen_train import train_uvgen
+from styleface_train.common.checkpoint import read_checkpoint
+from styleface_train.uvgen.uvgen_train import train_uvgen
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")
 

@@ -15,11 +15,11 @@ from styleface.nets.uvgen import UVGenerator
 from trainhelpers import main_cli
 from uvgenhelpers import cli_generator_args, parts_for, tiny_config, uvgen_options, uvgen_standin
 
-import styleface_train.uvgen_setup as uvgen_setup
-from styleface_train.checkpoint import read_checkpoint
-from styleface_train.modelfile import save_network
-from styleface_train.uvgen_setup import UVGenOptions
-from styleface_train.uvgen_train import train_uvgen
+import styleface_train.uvgen.uvgen_setup as uvgen_setup
+from styleface_train.common.checkpoint import read_checkpoint
+from styleface_train.common.modelfile import save_network
+from styleface_train.uvgen.uvgen_setup import UVGenOptions
+from styleface_train.uvgen.uvgen_train import train_uvgen
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*starts from random weights")
 
@@ -166,9 +166,9 @@ def test_stylegan2_checkpoint_initialises_g_and_d(tmp_path, toy_npz, parts):
 
 
 def test_batches_are_a_pure_function_of_stream_and_step(standin8, parts):
-    from styleface_train.modelfile import load_f3d
-    from styleface_train.uvgen_setup import load_yaw_symmetry
-    from styleface_train.uvgen_views import ViewSampler
+    from styleface_train.common.modelfile import load_f3d
+    from styleface_train.uvgen.uvgen_setup import load_yaw_symmetry
+    from styleface_train.uvgen.uvgen_views import ViewSampler
 
     f3d = load_f3d(parts[0])
     sampler = ViewSampler(standin8, f3d, load_yaw_symmetry(parts[1]), 3, 32, 30.0, 1.0, torch.device("cpu"))

@@ -59,7 +59,7 @@ def kill_mid_run(args: list[str], ckpt: Path, total: int) -> int:
 
     from styleface.errors import StyleFaceError
 
-    from styleface_train.checkpoint import read_checkpoint
+    from styleface_train.common.checkpoint import read_checkpoint
 
     proc = popen_cli(*args)
     deadline = time.time() + 120

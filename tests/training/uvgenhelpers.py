@@ -9,11 +9,11 @@ from styleface.nets.f3d import F3D
 from styleface.nets.yaw import YawSymmetry
 from trainhelpers import generator_args, small_config
 
-from styleface_train.generators import GeneratorHandle
-from styleface_train.modelfile import save_network
+from styleface_train.standin.generators import GeneratorHandle
+from styleface_train.common.modelfile import save_network
 from styleface_train.standin import StandInGenerator
-from styleface_train.uvgen_config import UVGenConfig
-from styleface_train.uvgen_setup import UVGenOptions
+from styleface_train.uvgen.uvgen_config import UVGenConfig
+from styleface_train.uvgen.uvgen_setup import UVGenOptions
 
 
 def _wplus(standin: StandInGenerator, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -65,7 +65,7 @@ def _loop_args(p: argparse.ArgumentParser, epochs: int, lr: float) -> None:
 
 
 def _loop_config(args: argparse.Namespace):
-    from .trainloop import LoopConfig
+    from .common.trainloop import LoopConfig
 
     return LoopConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, milestones=tuple(args.milestones),
                       lr_gamma=args.lr_gamma, seed=args.seed, checkpoint_every=args.checkpoint_every,
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--batch-size", type=int, default=8, help="images fitted together (default 8)")
     f.add_argument("--device", default="cpu", help="torch device (default cpu)")
     f.add_argument("--limit", type=int, default=None, help="fit only the first N items of each shard")
-    from .fit import FitConfig
+    from .fitting.fit import FitConfig
 
     d = FitConfig()
     f.add_argument("--rigid-iters", type=int, default=d.rigid_iters, help=f"default {d.rigid_iters}")
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--device", default="cpu")
     _loop_args(w, epochs=25, lr=1e-3)
 
-    from .eval_options import add_arguments as _eval_arguments
+    from .evaluation.eval_options import add_arguments as _eval_arguments
 
     _eval_arguments(sub.add_parser("eval", help="evaluate a bundle: UV and multi-view errors against the "
                                                 "stand-in's truth, FID against real images"))
@@ -191,9 +191,9 @@ def _uvgen_parser(sub) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .generators import load_generator
-    from .sample import SampleOptions, generate_dataset
-    from .shards import resolve_worker
+    from .standin.generators import load_generator
+    from .data.sample import SampleOptions, generate_dataset
+    from .data.shards import resolve_worker
 
     worker = resolve_worker(args.shard_index, args.num_shards)
     handle = load_generator(args.generator, _generator_options(args), args.device)
@@ -206,8 +206,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from .generators import load_generator
-    from .preview import write_preview
+    from .standin.generators import load_generator
+    from .data.preview import write_preview
 
     if not 1 <= args.count <= 1024:
         raise StyleFaceError("--count must be in [1, 1024]")
@@ -219,7 +219,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from .shards import merge_folder, read_manifest
+    from .data.shards import merge_folder, read_manifest
 
     prefix = args.prefix or ("fit" if str(read_manifest(args.folder).get("format", "")).startswith("styleface-fits")
                              else "shard")
@@ -228,9 +228,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from .fit import FitConfig
-    from .fit_run import FitRunOptions, run_fit
-    from .shards import resolve_worker
+    from .fitting.fit import FitConfig
+    from .fitting.fit_run import FitRunOptions, run_fit
+    from .data.shards import resolve_worker
 
     cfg = FitConfig(rigid_iters=args.rigid_iters, rigid_lr=args.rigid_lr, nonrigid_iters=args.nonrigid_iters,
                     nonrigid_lr=args.nonrigid_lr, w_landmark=args.w_landmark, w_photo=args.w_photo, w_id=args.w_id,
@@ -245,7 +245,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_f3d(args: argparse.Namespace) -> int:
-    from .f3d import F3DOptions, train_f3d
+    from .f3d_yaw.f3d import F3DOptions, train_f3d
 
     opts = F3DOptions(samples=args.samples, out=args.out, coeffs=args.coeffs, val_fraction=args.val_fraction,
                       hidden=args.hidden, device=args.device, progress=not args.quiet)
@@ -254,9 +254,9 @@ def _cmd_f3d(args: argparse.Namespace) -> int:
 
 
 def _cmd_yaw_direction(args: argparse.Namespace) -> int:
-    from .generators import load_generator
-    from .modelfile import load_f3d
-    from .yaw_direction import YawDirectionOptions, find_direction
+    from .standin.generators import load_generator
+    from .common.modelfile import load_f3d
+    from .f3d_yaw.yaw_direction import YawDirectionOptions, find_direction
 
     f3d = load_f3d(args.f3d)
     handle = load_generator(args.generator, _generator_options(args), args.device)
@@ -267,7 +267,7 @@ def _cmd_yaw_direction(args: argparse.Namespace) -> int:
 
 
 def _cmd_fyaw(args: argparse.Namespace) -> int:
-    from .fyaw import FyawOptions, train_fyaw
+    from .f3d_yaw.fyaw import FyawOptions, train_fyaw
 
     opts = FyawOptions(samples=args.samples, f3d=args.f3d, direction=args.direction, out=args.out,
                        coeffs=args.coeffs, target=args.target, val_fraction=args.val_fraction, hidden=args.hidden,
@@ -278,8 +278,8 @@ def _cmd_fyaw(args: argparse.Namespace) -> int:
 
 def _cmd_uvgen(args: argparse.Namespace) -> int:
     from .cli_uvgen import uvgen_config
-    from .uvgen_setup import UVGenOptions
-    from .uvgen_train import train_uvgen
+    from .uvgen.uvgen_setup import UVGenOptions
+    from .uvgen.uvgen_train import train_uvgen
 
     opts = UVGenOptions(out=args.out, f3d=args.f3d, yaw=args.yaw, generator=args.generator,
                         generator_options=_generator_options(args), discriminator=args.discriminator,
@@ -291,7 +291,7 @@ def _cmd_uvgen(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run
+    from .evaluation.evaluate import run
 
     return run(args)
 

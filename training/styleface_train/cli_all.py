@@ -49,7 +49,7 @@ def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -
 
 
 def _loop(epochs: int, batch: int, lr: float, seed: int):
-    from .trainloop import LoopConfig
+    from .common.trainloop import LoopConfig
 
     milestones = tuple(m for m in (5, 10, 15) if m < epochs)  # the paper's schedule, cut to short runs
     return LoopConfig(epochs=epochs, batch_size=batch, lr=lr, milestones=milestones, seed=seed)
@@ -58,7 +58,7 @@ def _loop(epochs: int, batch: int, lr: float, seed: int):
 def options(args: argparse.Namespace, generator_options: dict):
     """The :class:`AllOptions` of parsed ``all`` arguments (``generator_options``: the stand-in sizes)."""
     from .cli_uvgen import uvgen_config
-    from .pipeline_all import AllOptions
+    from .bundle.pipeline_all import AllOptions
 
     return AllOptions(
         out=args.out, generator=args.generator, generator_options=generator_options,
@@ -73,7 +73,7 @@ def options(args: argparse.Namespace, generator_options: dict):
 
 
 def run(args: argparse.Namespace, generator_options: dict) -> int:
-    from .pipeline_all import run_all
+    from .bundle.pipeline_all import run_all
 
     bundle = run_all(options(args, generator_options), log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps({"bundle": str(bundle)}))

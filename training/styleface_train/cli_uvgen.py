@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .uvgen_config import UVGenConfig
+from .uvgen.uvgen_config import UVGenConfig
 
 
 def int_list(text: str) -> tuple[int, ...]:

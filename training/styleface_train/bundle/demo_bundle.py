@@ -8,7 +8,7 @@ Validation metrics, each next to its mean baseline, go into the provenance. It w
 until the paper's self-supervised pipeline (``styleface-train all``) produced it (v2); it stays as a
 sharper-featured reference that is not the paper's method:
 
-    python -m styleface_train.demo_bundle --out bundles/distilled
+    python -m styleface_train.bundle.demo_bundle --out bundles/distilled
 
 takes about 40 minutes on one CPU thread (``--threads``, default 1: on small shared machines more
 threads made the small operations several times slower); the log gives the time per step early.
@@ -34,7 +34,7 @@ from styleface.nets.yaw import YawSymmetry
 from styleface.texture import UVLayers
 
 from .export import standin_mapping
-from .standin import DISPLACEMENT_SCALE, StandInConfig, StandInGenerator
+from ..standin import DISPLACEMENT_SCALE, StandInConfig, StandInGenerator
 
 DEMO_ID = "styleface-demo-standin-v1"
 
@@ -301,14 +301,14 @@ def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f
 
     seconds = time.perf_counter() - t_start
     if command is None:
-        command = " ".join(["python -m styleface_train.demo_bundle"] + sys.argv[1:])
+        command = " ".join(["python -m styleface_train.bundle.demo_bundle"] + sys.argv[1:])
     manifest = BundleManifest(
         id=DEMO_ID, name="StyleFace demo (procedural stand-in)",
         description="Distilled demo: networks fitted to the procedural StyleGAN2 stand-in's ground truth "
                     "(supervised), on the procedural demo head; not the paper's self-supervised rendering loop.",
         face_model={"builtin": "demo"}, n_latent=n_latent, style_dim=style_dim, uv_resolution=uv.size,
         networks={}, truncation=0.8,
-        provenance={"builder": "styleface_train.demo_bundle", "styleface": __version__,
+        provenance={"builder": "styleface_train.bundle.demo_bundle", "styleface": __version__,
                     "torch": torch.__version__, "threads": torch.get_num_threads(), "seed": seed,
                     "steps": {"f3d": f3d_steps, "fyaw": fyaw_steps, "uvgen": uv.steps}, "batch": batch,
                     "uv_fit": {k: (dict(v) if k == "channels" else v) for k, v in asdict(uv).items()},
@@ -335,7 +335,7 @@ def _channels(text: str) -> tuple[tuple[int, int], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     d = UVFit()
-    p = argparse.ArgumentParser(prog="python -m styleface_train.demo_bundle", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m styleface_train.bundle.demo_bundle", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on small shared machines more threads are slower)")
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, a.threads))
     uv = UVFit(size=a.uv_size, channels=a.uv_channels, channel_max=a.uv_channel_max, steps=a.uv_steps,
                batch=a.uv_batch, lr=a.uv_lr, noise_lr=a.uv_noise_lr, learn_noise=not a.uv_fixed_noise)
-    cmd = " ".join(["python -m styleface_train.demo_bundle"] + list(sys.argv[1:] if argv is None else argv))
+    cmd = " ".join(["python -m styleface_train.bundle.demo_bundle"] + list(sys.argv[1:] if argv is None else argv))
     build_demo_bundle(a.out, uv=uv, style_dim=a.style_dim, f3d_steps=a.f3d_steps, fyaw_steps=a.fyaw_steps,
                       batch=a.batch, seed=a.seed, svm_samples=a.svm_samples, overwrite=a.force, command=cmd)
     return 0

@@ -24,7 +24,7 @@ import torch
 from styleface.errors import StyleFaceError
 from torch import nn
 
-from .weightfiles import WeightSpec, resolve_weights, torch_home
+from ..common.weightfiles import WeightSpec, resolve_weights, torch_home
 
 MODES = ("lpips", "random", "none")
 # torchvision's VGG16 "D" configuration; "M" is a 2x2 max pool.

@@ -22,8 +22,8 @@ from styleface.nets.mapping import MappingNetwork
 from styleface.nets.uvgen import UVGenerator
 from styleface.nets.yaw import YawSymmetry
 
-from .generators import GeneratorHandle
-from .modelfile import load_f3d, load_network
+from ..standin.generators import GeneratorHandle
+from ..common.modelfile import load_f3d, load_network
 
 DISPLACEMENT_SCALE = 0.01
 
@@ -86,7 +86,7 @@ def export_bundle(handle: GeneratorHandle, opts: ExportOptions, face_model: Any 
         id=opts.bundle_id, name=opts.name or opts.bundle_id, description=opts.description,
         face_model=face_ref, n_latent=int(handle.n_latent), style_dim=int(handle.style_dim),
         uv_resolution=int(uvgen.size), image_resolution=image_res, networks={}, truncation=opts.truncation,
-        provenance={"builder": "styleface_train.export", "styleface": __version__, "torch": torch.__version__,
+        provenance={"builder": "styleface_train.bundle.export", "styleface": __version__, "torch": torch.__version__,
                     "generator": handle.description,
                     "command": " ".join(["styleface-train"] + sys.argv[1:]) if sys.argv else "",
                     **opts.provenance},

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from styleface.errors import StyleFaceError
 from torch import nn
 
-from .weightfiles import WeightSpec, resolve_weights
+from ..common.weightfiles import WeightSpec, resolve_weights
 
 FID_INCEPTION = WeightSpec(
     what="FID Inception (pytorch-fid's TensorFlow InceptionV3 port)",

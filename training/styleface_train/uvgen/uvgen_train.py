@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from styleface.errors import StyleFaceError
 from torch.nn.parallel import DistributedDataParallel
 
-from .atomic import atomic_write_text
-from .checkpoint import clean_temps, load_checkpoint, save_checkpoint
-from .distributed import DistContext, init_distributed
+from ..common.atomic import atomic_write_text
+from ..common.checkpoint import clean_temps, load_checkpoint, save_checkpoint
+from ..common.distributed import DistContext, init_distributed
 from .losses import photometric_loss
-from .modelfile import save_network
-from .trainloop import Logger
+from ..common.modelfile import save_network
+from ..common.trainloop import Logger
 from .uvgen_config import UVGenConfig
 from .uvgen_grid import make_grid, training_rows, write_png
 from .uvgen_setup import Frozen, UVGenOptions, build_discriminator, build_uvgen, load_frozen, resized_mask

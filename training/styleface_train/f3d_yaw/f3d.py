@@ -15,10 +15,10 @@ import torch
 from styleface.facemodel.coeffs import CoeffLayout
 from styleface.nets.f3d import F3D
 
-from .atomic import atomic_write_text
-from .modelfile import save_network
-from .pairs import Pairs, load_pairs
-from .trainloop import LoopConfig, run_loop
+from ..common.atomic import atomic_write_text
+from ..common.modelfile import save_network
+from ..data.pairs import Pairs, load_pairs
+from ..common.trainloop import LoopConfig, run_loop
 
 DEFAULT_LOOP = LoopConfig(epochs=25, batch_size=16, lr=1e-5, milestones=(5, 10, 15))
 
@@ -39,7 +39,7 @@ def infer_layout(pairs: Pairs, samples: Path, explicit: dict | None) -> CoeffLay
     """The coefficient layout: explicit, else the stand-in's face model, else the BFM 257-layout."""
     if explicit:
         return CoeffLayout(**explicit)
-    from .shards import read_manifest
+    from ..data.shards import read_manifest
 
     gen = read_manifest(samples).get("generator", {})
     if gen.get("kind") == "standin":

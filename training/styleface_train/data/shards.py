@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from styleface.errors import StyleFaceError
 
-from .atomic import atomic_write_bytes, atomic_write_text, remove_stale_temps
+from ..common.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 MANIFEST = "manifest.json"
 MERGED = "merged.safetensors"

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .atomic import atomic_write_bytes
+from ..common.atomic import atomic_write_bytes
 
 PAD = 2
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .generators import GeneratorHandle
+from ..standin.generators import GeneratorHandle
 from .sample import generate_items
 
 

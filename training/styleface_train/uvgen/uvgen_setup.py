@@ -24,8 +24,8 @@ from styleface.nets.yaw import YawSymmetry
 from styleface.render.cameras import PinholeCamera
 from styleface.render.face import FaceRenderer
 
-from .generators import STANDIN, GeneratorHandle, load_generator
-from .modelfile import load_f3d, load_network
+from ..standin.generators import STANDIN, GeneratorHandle, load_generator
+from ..common.modelfile import load_f3d, load_network
 from .perceptual import build_perceptual
 from .uvgen_config import UVGenConfig
 

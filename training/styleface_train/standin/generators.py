@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from styleface.errors import StyleFaceError
 
-from .standin import StandInConfig, StandInGenerator
+from . import StandInConfig, StandInGenerator
 
 STANDIN = "standin"
 

@@ -31,7 +31,7 @@ from styleface.render.face import FaceGeometry, FaceRender, FaceRenderer
 from styleface.render.visibility import direct_visibility, gradient_visibility, symmetric_weight_map
 from torch.nn.parallel import DistributedDataParallel
 
-from .distributed import DistContext
+from ..common.distributed import DistContext
 from .losses import d_logistic_loss, g_nonsaturating_loss, photometric_loss, r1_objective
 from .uvgen_config import UVGenConfig
 from .uvgen_views import Views

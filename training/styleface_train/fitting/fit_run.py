@@ -17,7 +17,7 @@ from styleface.facemodel.model import FaceModel
 
 from .fit import FitConfig, Fitter, photometric
 from .landmarks import make_source
-from .shards import (Worker, read_manifest, read_tensors, shard_complete, shard_name, shard_paths,
+from ..data.shards import (Worker, read_manifest, read_tensors, shard_complete, shard_name, shard_paths,
                      write_manifest, write_shard)
 
 FORMAT = "styleface-fits/1"

@@ -23,10 +23,10 @@ from styleface.bundle import Bundle, open_bundle
 from styleface.errors import StyleFaceError
 from styleface.pipeline import Pipeline, seed_to_z
 
-from .atomic import atomic_path
+from ..common.atomic import atomic_path
 from .eval_options import EvalOptions, options_from_args
 from .eval_standin import BundleFaces, FaceSource, mean_maps, uv_errors, uv_face_mask, view_errors
-from .standin import StandInConfig, StandInGenerator
+from ..standin import StandInConfig, StandInGenerator
 
 # -- stand-in world --------------------------------------------------------------------------------
 def standin_for_bundle(bundle: Bundle, overrides: dict[str, Any] | None = None
@@ -205,7 +205,7 @@ def evaluate_bundle(bundle_path: str | Path, opts: EvalOptions) -> tuple[dict[st
     t0 = time.perf_counter()
     if opts.fid_real is not None:  # fail on missing weights before any long computation
         from .inception import FID_INCEPTION
-        from .weightfiles import resolve_weights
+        from ..common.weightfiles import resolve_weights
 
         opts.inception = resolve_weights(FID_INCEPTION, opts.inception)
     bundle = open_bundle(bundle_path, opts.device)

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from styleface.errors import StyleFaceError
 
-from .atomic import atomic_write_text
-from .trainloop import LoopConfig
+from ..common.atomic import atomic_write_text
+from ..common.trainloop import LoopConfig
 
 STAGES = ("sample", "fit", "f3d", "yaw-direction", "fyaw", "uvgen", "export")
 
@@ -67,7 +67,7 @@ def resolve_coeffs(opts: AllOptions) -> str:
 
 
 def _dataset_done(folder: Path, prefix: str) -> bool:
-    from .shards import dataset_files
+    from ..data.shards import dataset_files
 
     if not (folder / "manifest.json").is_file():
         return False
@@ -93,7 +93,7 @@ def stage_outputs(out: Path) -> dict[str, Callable[[], bool]]:
 
 def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
     """Run every stage that has not finished yet; return the bundle folder."""
-    from .generators import load_generator
+    from ..standin.generators import load_generator
 
     coeffs = resolve_coeffs(opts)
     out = Path(opts.out)
@@ -119,7 +119,7 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
         log(f"[{name}] done in {report[name]['seconds']:.0f} s")
 
     def sample() -> None:
-        from .sample import SampleOptions, generate_dataset
+        from ..data.sample import SampleOptions, generate_dataset
 
         generate_dataset(handle, SampleOptions(out=out / "samples", count=opts.count, base_seed=opts.seed,
                                                shard_size=opts.shard_size, truncation=opts.truncation,
@@ -127,8 +127,8 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
                                                device=opts.device, progress=opts.progress))
 
     def fit() -> None:
-        from .fit import FitConfig
-        from .fit_run import FitRunOptions, run_fit
+        from ..fitting.fit import FitConfig
+        from ..fitting.fit_run import FitRunOptions, run_fit
 
         landmarks = "truth" if opts.generator == "standin" else "face_alignment"
         run_fit(FitRunOptions(samples=out / "samples", out=out / "fits", landmarks=landmarks,
@@ -136,22 +136,22 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
                               limit=opts.fit_limit, progress=opts.progress), FitConfig())
 
     def f3d() -> dict:
-        from .f3d import F3DOptions, train_f3d
+        from ..f3d_yaw.f3d import F3DOptions, train_f3d
 
         return train_f3d(F3DOptions(samples=out / "samples", out=out / "f3d", coeffs=coeff_source,
                                     hidden=opts.f3d_hidden, device=opts.device, progress=opts.progress),
                          opts.f3d_loop)
 
     def yaw_direction() -> dict:
-        from .modelfile import load_f3d
-        from .yaw_direction import YawDirectionOptions, find_direction
+        from ..common.modelfile import load_f3d
+        from ..f3d_yaw.yaw_direction import YawDirectionOptions, find_direction
 
         return find_direction(load_f3d(out / "f3d"), handle,
                               YawDirectionOptions(out=out / "yaw", count=opts.svm_count, svm=opts.svm,
                                                   seed=opts.seed, truncation=opts.truncation, device=opts.device))
 
     def fyaw() -> dict:
-        from .fyaw import FyawOptions, train_fyaw
+        from ..f3d_yaw.fyaw import FyawOptions, train_fyaw
 
         return train_fyaw(FyawOptions(samples=out / "samples", f3d=out / "f3d", direction=out / "yaw",
                                       out=out / "fyaw", coeffs=coeff_source, hidden=opts.fyaw_hidden,
@@ -160,9 +160,9 @@ def run_all(opts: AllOptions, log: Callable[[str], None] = print) -> Path:
     def uvgen() -> dict:
         from dataclasses import replace
 
-        from .uvgen_config import UVGenConfig
-        from .uvgen_setup import UVGenOptions
-        from .uvgen_train import train_uvgen
+        from ..uvgen.uvgen_config import UVGenConfig
+        from ..uvgen.uvgen_setup import UVGenOptions
+        from ..uvgen.uvgen_train import train_uvgen
 
         cfg = replace(opts.uvgen or UVGenConfig(), device=opts.device, progress=opts.progress)
         return train_uvgen(UVGenOptions(out=out / "uvgen", f3d=out / "f3d", yaw=out / "fyaw", generator=handle,

@@ -26,7 +26,7 @@ from styleface.facemodel.model import FaceModel
 from styleface.render.face import FaceRenderer
 from styleface.render.visibility import direct_visibility
 
-from .standin import DISPLACEMENT_SCALE, StandInGenerator
+from ..standin import DISPLACEMENT_SCALE, StandInGenerator
 
 REGIONS = ("seen", "unseen", "all")
 MAPS = ("diffuse", "displacement")

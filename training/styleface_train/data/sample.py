@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from styleface.errors import StyleFaceError
 
-from .generators import GeneratorHandle
+from ..standin.generators import GeneratorHandle
 from .shards import Worker, shard_complete, shard_name, write_manifest, write_shard
 
 FORMAT = "styleface-samples/1"

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from styleface.errors import StyleFaceError
 
-from .atomic import atomic_write_text
-from .generators import GeneratorHandle
-from .modelfile import save_tensors
+from ..common.atomic import atomic_write_text
+from ..standin.generators import GeneratorHandle
+from ..common.modelfile import save_tensors
 
 SVM_KINDS = ("linear-svc", "svc")
 

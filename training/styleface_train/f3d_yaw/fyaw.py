@@ -16,10 +16,10 @@ import torch
 from styleface.errors import StyleFaceError
 from styleface.nets.yaw import Fyaw, YawSymmetry
 
-from .atomic import atomic_write_text
-from .modelfile import load_direction, load_f3d, save_network, save_tensors
-from .pairs import load_pairs
-from .trainloop import LoopConfig, run_loop
+from ..common.atomic import atomic_write_text
+from ..common.modelfile import load_direction, load_f3d, save_network, save_tensors
+from ..data.pairs import load_pairs
+from ..common.trainloop import LoopConfig, run_loop
 
 DEFAULT_LOOP = LoopConfig(epochs=25, batch_size=16, lr=1e-3, milestones=(5, 10, 15))
 TARGETS = ("data", "f3d")
@@ -41,13 +41,13 @@ class FyawOptions:
 
 def standin_for_samples(samples: Path):
     """The stand-in that made ``samples`` (to read true yaw), or None for other generators."""
-    from .shards import read_manifest
+    from ..data.shards import read_manifest
 
     gen = read_manifest(samples).get("generator", {})
     if gen.get("kind") != "standin":
         return None
-    from .generators import make_standin
-    from .standin import StandInConfig
+    from ..standin.generators import make_standin
+    from ..standin import StandInConfig
 
     fields = StandInConfig.__dataclass_fields__
     return make_standin(StandInConfig(**{k: v for k, v in gen.items() if k in fields}))
