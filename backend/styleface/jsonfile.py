@@ -14,23 +14,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import StyleFaceError
+from .protocol import json_depth
 
 Check = Callable[[Any, str], Any]  # (value, field path) -> cleaned value, raises SchemaError
 
 
 class SchemaError(StyleFaceError):
     """A field of a JSON file has the wrong type or value."""
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (dict, list)):
-            d += 1
-            deepest = max(deepest, d)
-            stack.extend((x, d) for x in (v.values() if isinstance(v, dict) else v))
-    return deepest
 
 
 def _no_constants(name: str) -> Any:
@@ -56,7 +46,7 @@ def read_json_file(path: str | Path, max_bytes: int, max_depth: int, what: str =
         raise StyleFaceError(f"{path}: {what} nests too deep (limit {max_depth} levels)") from None
     except (UnicodeDecodeError, ValueError) as e:
         raise StyleFaceError(f"{path}: {what} is not valid JSON ({str(e)[:120]})") from None
-    if _depth(value) > max_depth:
+    if json_depth(value) > max_depth:
         raise StyleFaceError(f"{path}: {what} nests more than {max_depth} levels deep")
     return value
 
