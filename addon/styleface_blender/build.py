@@ -331,7 +331,7 @@ def build_face(data: FaceData | Any, options: BuildOptions | None = None, **over
         if rig is not None:
             welded = rig_build.welded_positions(data)
             values = rig_build.face_expression(data) if opts.shape_keys else None
-            neutral = rig.neutral(welded, values) if values is not None else welded
+            neutral = rig.neutral(data.vertices, values) if values is not None else welded
             mesh = rig_build.build_rig_mesh(name, data, neutral)
         else:
             mesh = build_mesh(name, data)

@@ -3,9 +3,9 @@ ARKit-named expression shapes), read from the worker's ``rig.*`` arrays and ``me
 
 Why a separate container: a face model with an artist mesh (ICT-FaceKit) is rendered on a mesh split
 at UV seams, but Blender wants the original welded mesh with per-corner UVs, one material slot per part
-and shape keys per expression. The backend's ``styleface.rig.FaceRig`` holds the same arrays; the
-add-on cannot import the backend package into Blender, so the ARKit names and part materials come from
-the vendored backend's pure-Python modules (no bpy, no torch).
+and shape keys per expression. This container keeps the message's arrays in Blender's dtypes; the rules
+over them (validation, welding, the shape-key basis, the ARKit names, the part materials) are the
+backend's own, from its torch-free modules loaded through the add-on's vendor loader.
 """
 from __future__ import annotations
 
@@ -78,46 +78,37 @@ class RigData:
         if self.expression_deltas is not None:
             self.expression_deltas = np.ascontiguousarray(self.expression_deltas, dtype=np.float32)
 
+    def face_rig(self) -> Any:
+        """The vendored backend's ``styleface.rig.FaceRig`` over these arrays: its topology rules
+        (validation, welding, the shape-key basis) are the backend's own, not a copy. The topology is
+        built once; the expression shapes are read each time (``api`` fills in a cached copy later)."""
+        topo = self.__dict__.get("_topology")
+        if topo is None:
+            topo = self.__dict__["_topology"] = _backend("facemodel.topology").MeshTopology(
+                self.polygon_sizes, self.polygon_corners, self.polygon_parts, tuple(self.part_names),
+                self.source_vertex)
+        return _backend("rig").FaceRig(topo, tuple(self.expression_names), self.expression_deltas)
+
     def validate(self, n_render: int) -> None:
-        sv, sizes, corners = self.source_vertex, self.polygon_sizes, self.polygon_corners
-        if len(sv) != n_render:
-            raise RigDataError(f"rig.source_vertex must have {n_render} entries, got {len(sv)}")
-        if len(sizes) == 0 or int(sizes.min()) < 3 or int(sizes.sum()) != len(corners):
-            raise RigDataError("rig polygons: sizes must be >= 3 and sum to the corner count")
-        if int(corners.min()) < 0 or int(corners.max()) >= n_render:
-            raise RigDataError("rig polygon corners out of range")
-        if len(self.polygon_parts) != len(sizes) or int(self.polygon_parts.min()) < 0 \
-                or int(self.polygon_parts.max()) >= len(self.part_names):
-            raise RigDataError("rig polygon parts: one part id per polygon, within part_names")
-        if int(sv.min()) < 0 or len(np.unique(sv)) != int(sv.max()) + 1:
-            raise RigDataError("rig.source_vertex must use every welded id 0..W-1")
-        if self.expression_deltas is not None:
-            want = (len(self.expression_names), self.n_welded, 3)
-            if self.expression_deltas.shape != want:
-                raise RigDataError(f"rig.expression_deltas must be {want}, got {self.expression_deltas.shape}")
+        from .vendor import backend_module
+
+        try:
+            self.face_rig().validate(n_render)
+        except backend_module("errors").StyleFaceError as e:
+            raise RigDataError(str(e)) from None
 
     # -- derived -------------------------------------------------------------------------------------
     @property
     def n_welded(self) -> int:
-        return int(self.source_vertex.max()) + 1 if len(self.source_vertex) else 0
+        return int(self.face_rig().topology.n_welded)
 
     @property
     def n_polygons(self) -> int:
         return int(len(self.polygon_sizes))
 
-    @property
-    def welded_index(self) -> np.ndarray:
-        """(W,) the first render vertex of each welded vertex (the backend's representative rule)."""
-        cached = self.__dict__.get("_welded_index")
-        if cached is None:
-            first = np.full(self.n_welded, -1, np.int64)
-            order = np.arange(len(self.source_vertex))[::-1]
-            first[self.source_vertex[order]] = order
-            cached = self.__dict__["_welded_index"] = first
-        return cached
-
     def weld(self, per_vertex: np.ndarray) -> np.ndarray:
-        return np.asarray(per_vertex)[self.welded_index]
+        """Render-vertex values -> one value per welded vertex (the backend's representative rule)."""
+        return self.face_rig().welded(per_vertex)
 
     @property
     def welded_corners(self) -> np.ndarray:
@@ -127,12 +118,9 @@ class RigData:
     def loop_starts(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.polygon_sizes)[:-1]]).astype(np.int32)
 
-    def neutral(self, welded: np.ndarray, expression: np.ndarray | None) -> np.ndarray:
-        """Welded vertices with the face's expression removed (the shape-key Basis)."""
-        if expression is None or self.expression_deltas is None or not len(expression):
-            return np.asarray(welded, np.float32)
-        e = np.asarray(expression, np.float32).reshape(-1)[:len(self.expression_names)]
-        return (welded - np.tensordot(e, self.expression_deltas[:len(e)], axes=1)).astype(np.float32)
+    def neutral(self, vertices: np.ndarray, expression: np.ndarray | None) -> np.ndarray:
+        """Welded vertices with the face's expression removed (the shape-key Basis), from render vertices."""
+        return self.face_rig().neutral_welded(vertices, expression)
 
     # -- transport -----------------------------------------------------------------------------------
     @classmethod

@@ -66,7 +66,7 @@ class MeshTopology:
 
         need(self.n_render == n_vertices, f"source_vertex must have one entry per vertex ({n_vertices})")
         need(bool((self.polygon_sizes >= 3).all()), "polygons need at least 3 corners")
-        need(int(self.polygon_sizes.sum()) == len(self.polygon_corners), "corner count != sum of sizes")
+        need(int(self.polygon_sizes.sum()) == len(self.polygon_corners), "polygon sizes must sum to the corner count")
         need(len(self.polygon_parts) == self.n_polygons, "needs one part per polygon")
         need(len(self.polygon_corners) == 0 or (self.polygon_corners.min() >= 0
                                                 and self.polygon_corners.max() < n_vertices),
