@@ -60,7 +60,8 @@ def atlas_uvs(uv: np.ndarray, material: str) -> np.ndarray:
     """Map a material group's UDIM-tile UVs (u may exceed 1) into its atlas rectangle."""
     u0, v0, u1, v1 = ATLAS[material]
     m = ATLAS_MARGIN
-    local = uv - np.floor(np.clip(uv.mean(0, keepdims=True), 0, None))[:, :1] * np.array([[1.0, 0.0]])
+    local = uv.copy()
+    local[:, 0] -= np.floor(max(float(uv[:, 0].mean()), 0.0))  # the group's UDIM tile
     local = np.clip(local, 0.0, 1.0)
     out = np.empty_like(local)
     out[:, 0] = u0 + m + local[:, 0] * (u1 - u0 - 2 * m)
@@ -71,7 +72,7 @@ def atlas_uvs(uv: np.ndarray, material: str) -> np.ndarray:
 CORNEA_DEG = 20.0  # sclera polygons within this angle of the gaze axis are cut away (the cornea window)
 
 
-def _cornea_window(src: IctSource, poly_part: np.ndarray) -> np.ndarray:
+def _cornea_window(src: IctSource, poly_part: np.ndarray, corner_poly: np.ndarray) -> np.ndarray:
     """Sclera polygons in front of the iris, per eye.
 
     ICT's sclera is a closed shell over the iris, meant for a shader with a transparent cornea; with
@@ -79,7 +80,6 @@ def _cornea_window(src: IctSource, poly_part: np.ndarray) -> np.ndarray:
     axis runs from the least-squares centre of the eye's sclera to the centroid of its iris.
     """
     out = np.zeros(len(poly_part), bool)
-    corner_poly = np.repeat(np.arange(len(poly_part)), src.polygon_sizes)
     sclera, iris = PARTS.index("sclera"), PARTS.index("iris")
     v = src.neutral.astype(np.float64)
     for side in (1.0, -1.0):
@@ -104,21 +104,16 @@ def _cornea_window(src: IctSource, poly_part: np.ndarray) -> np.ndarray:
     return out
 
 
-def _corner_atlas_uvs(src: IctSource, keep_poly: np.ndarray) -> np.ndarray:
+def _corner_atlas_uvs(src: IctSource, keep_poly: np.ndarray, corner_poly: np.ndarray) -> np.ndarray:
     """Atlas UV of every corner of the kept polygons (flat, corner order)."""
-    offs = np.concatenate([[0], np.cumsum(src.polygon_sizes)])
-    corner_poly = np.repeat(np.arange(len(src.polygon_sizes)), src.polygon_sizes)
-    keep_corner = keep_poly[corner_poly]
     uv = src.uv_coords[src.polygon_uv_ids].astype(np.float64)
+    keep_corner = keep_poly[corner_poly]
+    corner_material = src.polygon_materials[corner_poly]
     out = np.zeros_like(uv)
     for mi, name in enumerate(src.material_names):
-        if name not in ATLAS:
-            continue
-        polys = np.flatnonzero((src.polygon_materials == mi) & keep_poly)
-        if not len(polys):
-            continue
-        corners = np.concatenate([np.arange(offs[p], offs[p + 1]) for p in polys])
-        out[corners] = atlas_uvs(uv[corners], name)
+        sel = (corner_material == mi) & keep_corner
+        if name in ATLAS and sel.any():
+            out[sel] = atlas_uvs(uv[sel], name)
     return out[keep_corner]
 
 
@@ -131,10 +126,10 @@ def build_ict_face_model(src: IctSource) -> FaceModel:
     mat_part = np.array([PARTS.index(MATERIAL_PARTS[n]) if n in MATERIAL_PARTS else -1
                          for n in src.material_names], np.int64)
     poly_part = mat_part[src.polygon_materials]
-    keep_poly = (poly_part >= 0) & ~_cornea_window(src, poly_part)
+    corner_poly = np.repeat(np.arange(len(src.polygon_sizes)), src.polygon_sizes)  # polygon of each corner
+    keep_poly = (poly_part >= 0) & ~_cornea_window(src, poly_part, corner_poly)
     if not (poly_part == 0).any():
         raise StyleFaceError("ICT-FaceKit neutral mesh: no skin polygons (M_Face / M_BackHead)")
-    corner_poly = np.repeat(np.arange(len(src.polygon_sizes)), src.polygon_sizes)
     corners_orig = src.polygon_vertices[keep_poly[corner_poly]]
     # Welded vertices: the original ones that kept polygons use, in original order.
     used = np.unique(corners_orig)
@@ -143,7 +138,7 @@ def build_ict_face_model(src: IctSource) -> FaceModel:
     if (remap[src.landmarks] < 0).any():
         raise StyleFaceError("ICT-FaceKit: a landmark lies on a dropped part")
     corner_welded = remap[corners_orig]
-    corner_uv = _corner_atlas_uvs(src, keep_poly)
+    corner_uv = _corner_atlas_uvs(src, keep_poly, corner_poly)
     # Render vertices: one per distinct (welded vertex, atlas UV).
     key = np.column_stack([corner_welded, np.round(corner_uv * 2 ** 20).astype(np.int64)])
     uniq, corner_render = np.unique(key, axis=0, return_inverse=True)

@@ -99,7 +99,7 @@ def ict_regions(model: FaceModel) -> dict[str, np.ndarray]:
     order = np.argsort(lm[0:17, 0])
     jaw_line = np.interp(x, lm[0:17, 0][order], lm[0:17, 1][order])
     under_nose = _smooth((lm[33, 1] - 0.02 - y) / 0.05)
-    low_cheek = _smooth((np.abs(x) - 0.0) / 0.05) * _smooth(((lm[33, 1] + lm[48, 1]) / 2 + 0.1 - y) / 0.12)
+    low_cheek = _smooth(np.abs(x) / 0.05) * _smooth(((lm[33, 1] + lm[48, 1]) / 2 + 0.1 - y) / 0.12)
     beard = np.maximum(under_nose * _smooth((0.32 - np.abs(x)) / 0.06), low_cheek) * front
     beard *= _smooth((y - (jaw_line - 0.35)) / 0.1)  # fades out under the jaw
     out["forehead"] = (_smooth((y - (brow_y + 0.1)) / 0.05) * (1 - out["scalp"]) * front * skin
