@@ -205,3 +205,23 @@ def test_init_uvgen_starts_from_a_trained_network(tmp_path, standin8, parts):
     opts.init_uvgen = tmp_path / "small.safetensors"
     with pytest.raises(StyleFaceError, match="is a 16 px UV generator .* this run needs 32 px"):
         train_uvgen(opts, tiny_config(steps=1, perceptual="none"), log=_quiet)
+
+
+def test_const_noise_feeds_g_its_fixed_maps(tmp_path, standin8, parts, monkeypatch):
+    """--noise const (fine-tuning a distilled G) runs G on the noise maps it was saved with, as at inference."""
+    seen: list[object] = []
+    forward = UVGenerator.forward
+
+    def spy(self, wplus, *, noise="random", generator=None):
+        seen.append(noise)
+        return forward(self, wplus, noise=noise, generator=generator)
+
+    monkeypatch.setattr(UVGenerator, "forward", spy)
+    train_uvgen(uvgen_options(tmp_path / "c", standin8, parts), tiny_config(steps=2, perceptual="none", noise="const"),
+                log=_quiet)
+    assert seen and set(seen) == {"const"}
+    seen.clear()
+    train_uvgen(uvgen_options(tmp_path / "r", standin8, parts), tiny_config(steps=1, perceptual="none"), log=_quiet)
+    assert set(seen) == {"random"}
+    with pytest.raises(StyleFaceError, match="--noise must be one of random, const"):
+        tiny_config(noise="fixed").validate()

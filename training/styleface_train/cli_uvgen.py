@@ -45,6 +45,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the initialisation and the batches (default 0)")
     g.add_argument("--visibility", default=d.visibility, help="texel visibility: direct (default) or gradient (official)")
     g.add_argument("--render-mode", default=d.render_mode, help="vertex (default, official) or uv")
+    g.add_argument("--noise", default=d.noise, help="G's noise inputs: random per step (default, official) or const "
+                   "(its fixed maps, as at inference; use it to fine-tune a distilled G)")
     g.add_argument("--perceptual", default=d.perceptual,
                    help="lpips (default; VGG16 + LPIPS heads from your files), random (tests only) or none")
     g.add_argument("--vgg-weights", help="vgg16-397923af.pth (default: $STYLEFACE_VGG16, then the torch cache)")
@@ -80,7 +82,7 @@ def uvgen_config(args: argparse.Namespace) -> UVGenConfig:
         d_reg_every=args.d_reg_every, n_critic=args.n_critic, lr=args.lr, beta1=args.beta1, beta2=args.beta2,
         ema_decay=args.ema_decay, batch_size=args.batch_size, image_size=args.image_size, uv_size=args.uv_size,
         max_yaw_deg=args.max_yaw, truncation=args.truncation, seed=args.seed, visibility=args.visibility,
-        render_mode=args.render_mode, perceptual=args.perceptual, channel_multiplier=args.channel_multiplier,
+        render_mode=args.render_mode, noise=args.noise, perceptual=args.perceptual, channel_multiplier=args.channel_multiplier,
         channel_max=args.channel_max, steps=args.steps, epochs=args.epochs, epoch_size=args.epoch_size,
         time_limit_min=args.time_limit, checkpoint_every=args.checkpoint_every, image_every=args.image_every,
         grid_columns=args.grid_columns,

@@ -285,14 +285,15 @@ def uv_metrics(standin: StandInGenerator, uvgen: UVGenerator, weights: torch.Ten
 def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f3d_steps: int = 1500,
                       fyaw_steps: int = 600, batch: int = 16, seed: int = 0, svm_samples: int = 20_000,
                       log: Callable[[str], None] = print, overwrite: bool = False,
-                      command: str | None = None) -> Path:
+                      command: str | None = None, face_model: str = "demo", image_size: int = 64,
+                      bundle_id: str = DEMO_ID) -> Path:
     """Distil all networks from the stand-in and write the bundle to ``out``."""
     t_start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     n_latent = 2 * int(round(math.log2(uv.size))) - 2
-    standin = StandInGenerator(StandInConfig(style_dim=style_dim, n_latent=n_latent, image_size=64,
-                                             texture_size=uv.size, seed=seed))
+    standin = StandInGenerator(StandInConfig(style_dim=style_dim, n_latent=n_latent, image_size=image_size,
+                                             texture_size=uv.size, seed=seed, face_model=face_model))
     f3d, report = fit_f3d(standin, f3d_steps, batch, gen, log)
     sym, yaw_report = fit_yaw(standin, f3d, fyaw_steps, batch, svm_samples, gen, log)
     uvgen, uv_report = fit_uvgen(standin, uv, gen, log, val_seed=seed + 1234)
@@ -303,10 +304,11 @@ def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f
     if command is None:
         command = " ".join(["python -m styleface_train.bundle.demo_bundle"] + sys.argv[1:])
     manifest = BundleManifest(
-        id=DEMO_ID, name="StyleFace demo (procedural stand-in)",
-        description="Distilled demo: networks fitted to the procedural StyleGAN2 stand-in's ground truth "
-                    "(supervised), on the procedural demo head; not the paper's self-supervised rendering loop.",
-        face_model={"builtin": "demo"}, n_latent=n_latent, style_dim=style_dim, uv_resolution=uv.size,
+        id=bundle_id, name=f"StyleFace distilled ({face_model} stand-in)",
+        description="Distilled: networks fitted to the procedural StyleGAN2 stand-in's ground truth "
+                    f"(supervised), on the built-in '{face_model}' head; not the paper's self-supervised rendering "
+                    "loop (a starting point for it: styleface-train all --init-uvgen).",
+        face_model={"builtin": face_model}, n_latent=n_latent, style_dim=style_dim, uv_resolution=uv.size,
         networks={}, truncation=0.8,
         provenance={"builder": "styleface_train.bundle.demo_bundle", "styleface": __version__,
                     "torch": torch.__version__, "threads": torch.get_num_threads(), "seed": seed,
@@ -317,9 +319,8 @@ def build_demo_bundle(out: Path, *, uv: UVFit = UVFit(), style_dim: int = 128, f
         licence="GPL-3.0-or-later; trained by StyleFace on its own procedural data (no third-party data).")
     assert DISPLACEMENT_SCALE == manifest.displacement.scale
     networks = {"mapping": standin_mapping(standin), "f3d": f3d, "yaw": sym, "uvgen": uvgen}
-    if standin.config.face_model == "demo":  # its 2D images, for `styleface views`
-        from styleface.standin.network import StandInImageGenerator
-        networks["generator2d"] = StandInImageGenerator.from_standin(standin)
+    from styleface.standin.network import StandInImageGenerator  # its 2D images, for `styleface views`
+    networks["generator2d"] = StandInImageGenerator.from_standin(standin)
     path = write_bundle(out, manifest, networks, overwrite=overwrite)
     log(f"wrote {path} in {seconds:.0f} s; metrics: {report}")
     return path
@@ -340,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: on small shared machines more threads are slower)")
     p.add_argument("--style-dim", type=int, default=128)
+    p.add_argument("--face-model", default="demo", help="the stand-in's built-in head: demo (default) or ict")
+    p.add_argument("--image-size", type=int, default=64, help="the stand-in's image size (its 2D generator's)")
+    p.add_argument("--bundle-id", default=DEMO_ID)
     p.add_argument("--f3d-steps", type=int, default=1500)
     p.add_argument("--fyaw-steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=16, help="batch of the F3D and Fyaw fits (x4 codes)")
@@ -360,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                batch=a.uv_batch, lr=a.uv_lr, noise_lr=a.uv_noise_lr, learn_noise=not a.uv_fixed_noise)
     cmd = " ".join(["python -m styleface_train.bundle.demo_bundle"] + list(sys.argv[1:] if argv is None else argv))
     build_demo_bundle(a.out, uv=uv, style_dim=a.style_dim, f3d_steps=a.f3d_steps, fyaw_steps=a.fyaw_steps,
-                      batch=a.batch, seed=a.seed, svm_samples=a.svm_samples, overwrite=a.force, command=cmd)
+                      batch=a.batch, seed=a.seed, svm_samples=a.svm_samples, overwrite=a.force, command=cmd,
+                      face_model=a.face_model, image_size=a.image_size, bundle_id=a.bundle_id)
     return 0
 
 

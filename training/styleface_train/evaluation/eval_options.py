@@ -25,6 +25,8 @@ class EvalOptions:
     yaw_step: float = 15.0
     views_count: int | None = None      # codes rendered at every yaw (None: count)
     view_coeffs: str = "bundle"         # 'bundle' (F3D) or 'truth' non-yaw coefficients
+    variety_count: int = 100            # codes whose pairwise spread is compared with the stand-in's (0: skip)
+    compare: tuple[Path, ...] = ()      # other bundles of the same world whose UV maps are scored beside
     strip: Path | None = None
     strip_faces: int = 4
     standin: bool = True
@@ -41,6 +43,8 @@ class EvalOptions:
     def __post_init__(self) -> None:
         if self.count < 1 or self.batch_size < 1:
             raise StyleFaceError("--count and --batch-size must be at least 1")
+        if self.variety_count < 0 or self.variety_count == 1:
+            raise StyleFaceError("--variety-count must be 0 (skip) or at least 2")
         if self.views_count is not None and self.views_count < 0:
             raise StyleFaceError("--views-count must be >= 0")
         if not (0 < self.yaw_step <= 180 and 0 <= self.yaw_max <= 90):
@@ -78,6 +82,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--views-count", type=int, help="codes rendered at every yaw (default: --count)")
     g.add_argument("--view-coeffs", default="bundle", choices=("bundle", "truth"),
                    help="non-yaw coefficients of the renders: the bundle's F3D (default) or the stand-in's truth")
+    g.add_argument("--variety-count", type=int, default=100,
+                   help="codes (the first of --count) whose mean pairwise shape and diffuse distance is compared "
+                        "with the stand-in's own faces of the same codes (default 100; 0: skip)")
+    g.add_argument("--compare", type=Path, action="append", default=[], metavar="BUNDLE",
+                   help="also score this bundle's UV maps on the same codes (repeatable; same W+ size), e.g. one "
+                        "distilled from the truth: the report gives the evaluated bundle's error per region "
+                        "relative to each")
     g.add_argument("--strip", type=Path, help="PNG: stand-in (top) vs bundle render (bottom) per yaw for a few faces")
     g.add_argument("--strip-faces", type=int, default=4, help="faces in the strip (default 4)")
     for name in STANDIN_OPTIONS:
@@ -101,7 +112,9 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     overrides = {n: getattr(args, f"standin_{n}") for n in STANDIN_OPTIONS}
     opts = EvalOptions(count=args.count, seed=args.seed, batch_size=args.batch_size, truncation=args.truncation,
                        yaw_max=args.yaw_max, yaw_step=args.yaw_step, views_count=args.views_count,
-                       view_coeffs=args.view_coeffs, strip=args.strip, strip_faces=args.strip_faces,
+                       view_coeffs=args.view_coeffs, compare=tuple(args.compare), strip=args.strip,
+                       variety_count=args.variety_count,
+                       strip_faces=args.strip_faces,
                        standin=not args.no_standin, standin_overrides=overrides, fid_real=args.fid_real,
                        inception=args.inception, fid_count=args.fid_count, fid_fake=args.fid_fake,
                        fid_image_size=args.fid_image_size, fid_method=args.fid_method, device=args.device,

@@ -7,7 +7,9 @@ at any yaw, so a bundle built in its world can be measured where the paper can o
   texels inside the face model's UV mask, split into texels the original view sees (StyleFaceUV's
   texel visibility of the true pose, direct method) and texels it does not: the symmetric-view loss
   exists to fill the unseen ones, so this split shows whether it did. The mean-map baseline (the mean of
-  the true maps over other codes) gives the scale.
+  the true maps over other codes) gives the scale. The same errors per feature region (eyes, brows,
+  lips, the rest of the skin) show whether the small features were learned: a network can beat the
+  mean map over the whole map with smooth skin alone, and those texels are few.
 - Multi-view consistency: the generated face (coefficients + UV maps) rendered at fixed yaws with the
   project's renderer in the stand-in's render mode, against the stand-in's image of the same code at the
   same yaw; masked L1 and PSNR over the union of both face masks, both on black.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +31,7 @@ from styleface.render.visibility import direct_visibility
 from ..standin import DISPLACEMENT_SCALE, StandInGenerator
 
 REGIONS = ("seen", "unseen", "all")
+FEATURES = ("eyes", "brows", "lips", "skin")  # skin: the UV mask less the three feature regions
 MAPS = ("diffuse", "displacement")
 COEFF_SOURCES = ("bundle", "truth")
 
@@ -111,15 +114,31 @@ def uv_face_mask(model: FaceModel, size: int) -> tuple[torch.Tensor, str]:
     return torch.as_tensor(cover), "UV coverage of all triangles (the model has no uv_mask)"
 
 
+def feature_masks(model: FaceModel, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{eyes, brows, lips, skin}: (size, size) bool. Eyes, brows and lips are the face model's region
+    layers above one half wherever its UV layout has texels (a whole-head model keeps its eyeballs outside
+    the face mask); skin is ``mask`` less those three. A model without a region gets an empty mask for it."""
+    from styleface.texture import UVLayers
+
+    size = mask.shape[-1]
+    layers = UVLayers.for_model(model, size)
+    covered = torch.as_tensor(np.asarray(layers.covered) > 0) | mask.cpu()
+    out: dict[str, torch.Tensor] = {}
+    for name in FEATURES[:-1]:
+        out[name] = torch.as_tensor(layers.region(name) > 0.5) & covered
+    out["skin"] = mask.cpu() & ~(out["eyes"] | out["brows"] | out["lips"])
+    return out
+
+
 def visibility_regions(standin: StandInGenerator, coeffs: torch.Tensor, displacement: torch.Tensor,
                        mask: torch.Tensor, size: int) -> dict[str, torch.Tensor]:
-    """{seen, unseen, all}: (B, 1, size, size) bool; seen and unseen partition ``all`` (the UV mask).
-
-    Seen texels are those the stand-in's render of the true pose accesses (``direct_visibility``).
+    """{seen, unseen, all, visible}: (B, 1, size, size) bool; seen and unseen partition ``all`` (the UV
+    mask). Seen texels are those of the mask that the stand-in's render of the true pose accesses
+    (``direct_visibility``); ``visible`` is every texel it accesses, inside the mask or not.
     """
     vis = direct_visibility(standin.renderer, coeffs, (size, size), displacement)
     inside = mask.to(vis.device).view(1, 1, size, size).expand_as(vis)
-    return {"seen": vis & inside, "unseen": ~vis & inside, "all": inside}
+    return {"seen": vis & inside, "unseen": ~vis & inside, "all": inside, "visible": vis}
 
 
 def yaw_shift(standin: StandInGenerator, wplus: torch.Tensor, yaw_rad: float | torch.Tensor) -> torch.Tensor:
@@ -163,9 +182,17 @@ class UVErrors:
         n = self.counts.get((source, which, region), 0.0)
         return self.sums[(source, which, region)] / n if n > 0 else None
 
+    def sources(self) -> list[str]:
+        """The bundle first, the mean-map baseline last, compared bundles between."""
+        return sorted({k[0] for k in self.sums}, key=lambda s: (s != "bundle", s == "mean_baseline", s))
+
     def table(self) -> dict[str, dict[str, dict[str, float | None]]]:
-        sources = sorted({k[0] for k in self.sums}, key=lambda s: (s != "bundle", s))
-        return {s: {m: {r: self.mean(s, m, r) for r in REGIONS} for m in MAPS} for s in sources}
+        return {s: {m: {r: self.mean(s, m, r) for r in REGIONS} for m in MAPS} for s in self.sources()}
+
+    def feature_table(self) -> dict[str, dict[str, dict[str, dict[str, float | None]]]]:
+        """{source: {map: {feature: {seen, unseen, all}}}} (regions named 'feature/visibility')."""
+        return {s: {m: {f: {r: self.mean(s, m, f"{f}/{r}") for r in REGIONS} for f in FEATURES} for m in MAPS}
+                for s in self.sources()}
 
 
 @dataclass
@@ -208,21 +235,32 @@ class ViewErrors:
 @torch.no_grad()
 def uv_errors(source: FaceSource, standin: StandInGenerator, batches: Sequence[torch.Tensor],
               baseline: tuple[torch.Tensor, torch.Tensor] | None, mask: torch.Tensor,
-              on_batch: Callable[[int], None] | None = None) -> tuple[UVErrors, float]:
-    """Accumulated UV errors of ``source`` (and of the constant ``baseline`` maps) over W+ batches,
-    and the mean fraction of mask texels the original view sees."""
+              on_batch: Callable[[int], None] | None = None,
+              others: dict[str, FaceSource] | None = None) -> tuple[UVErrors, float]:
+    """Accumulated UV errors of ``source``, of each of ``others`` (compared bundles, maps resampled to
+    ``source``'s size) and of the constant ``baseline`` maps over W+ batches, per visibility region and
+    per feature region x visibility; and the mean fraction of mask texels the original view sees."""
     size = source.uv_size
     acc = UVErrors()
     seen = total = 0.0
+    features = {k: v.to(mask.device) for k, v in feature_masks(source.model, mask).items()}
     for wp in batches:
         diffuse_t, disp_t = standin.maps(wp)
         coeffs = standin.coefficients(wp)
         regions = visibility_regions(standin, coeffs, disp_t, mask, size)
+        for f, fm in features.items():
+            fm = fm.view(1, 1, size, size)
+            seen_f = regions["visible"] & fm
+            regions.update({f"{f}/seen": seen_f, f"{f}/unseen": ~seen_f & fm, f"{f}/all": fm.expand_as(seen_f)})
+        del regions["visible"]
         truth = {"diffuse": resample_maps(diffuse_t, size), "displacement": resample_maps(disp_t, size)}
         for i, (which, p) in enumerate(zip(MAPS, source.uv_maps(wp))):
             acc.add("bundle", which, p, truth[which], regions)
             if baseline is not None:
                 acc.add("mean_baseline", which, baseline[i].expand_as(p), truth[which], regions)
+        for name, other in (others or {}).items():
+            for which, p in zip(MAPS, other.uv_maps(wp)):
+                acc.add(name, which, resample_maps(p, size), truth[which], regions)
         seen += float(regions["seen"].sum())
         total += float(regions["all"].sum())
         if on_batch is not None:
@@ -302,3 +340,43 @@ def view_errors(source: FaceSource, standin: StandInGenerator, batches: Sequence
             on_batch(wp.shape[0])
     images = {k: torch.cat(v) for k, v in kept.items() if v}
     return acc, images
+
+
+# -- variety ---------------------------------------------------------------------------------------
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean over all pairs i < j of the RMS difference between rows of ``x`` (N, D)."""
+    x = x.double().flatten(1)
+    sq = (x * x).sum(1)
+    d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp_min(0) / x.shape[1]
+    i, j = torch.triu_indices(len(x), len(x), 1)
+    return float(d2[i, j].sqrt().mean())
+
+
+@torch.no_grad()
+def variety(source: FaceSource, standin: StandInGenerator, batches: Sequence[torch.Tensor],
+            mask: torch.Tensor) -> dict[str, Any]:
+    """How different the faces of distinct codes are, next to the stand-in's own faces of the same codes.
+
+    A network that regresses to the mean makes a crowd of clones while its average error stays small;
+    this measures the spread itself: the mean pairwise RMS distance of the neutral-pose shapes (identity
+    and expression, model units) and of the diffuse maps inside the UV mask, for the source and for the
+    stand-in's truth, and their ratio (1: as varied as the world it learned from).
+    """
+    from styleface.geometry import face_shape
+
+    tensors = source.model.tensors(mask.device)
+    layout = source.model.layout
+    shapes: dict[str, list[torch.Tensor]] = {"bundle": [], "standin": []}
+    diffuse: dict[str, list[torch.Tensor]] = {"bundle": [], "standin": []}
+    inside = mask.flatten()
+    for wp in batches:
+        for name, coeffs, maps in (("bundle", source.coefficients(wp), source.uv_maps(wp)[0]),
+                                   ("standin", standin.coefficients(wp), standin.maps(wp)[0])):
+            shapes[name].append(face_shape(tensors, coeffs[:, layout.slice("id")], coeffs[:, layout.slice("exp")]))
+            maps = resample_maps(maps, source.uv_size)
+            diffuse[name].append(maps.flatten(2)[:, :, inside].float())
+    out: dict[str, Any] = {"count": int(sum(len(b) for b in batches))}
+    for what, data in (("shape", shapes), ("diffuse", diffuse)):
+        ours, theirs = (mean_pairwise_distance(torch.cat(data[k])) for k in ("bundle", "standin"))
+        out[what] = {"bundle": ours, "standin": theirs, "ratio": ours / theirs if theirs > 0 else None}
+    return out

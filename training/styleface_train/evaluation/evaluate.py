@@ -25,7 +25,8 @@ from styleface.pipeline import Pipeline, seed_to_z
 
 from ..common.atomic import atomic_path
 from .eval_options import EvalOptions, options_from_args
-from .eval_standin import BundleFaces, FaceSource, mean_maps, uv_errors, uv_face_mask, view_errors
+from .eval_standin import (BundleFaces, FaceSource, feature_masks, mean_maps, uv_errors, uv_face_mask,
+                           variety, view_errors)
 from ..standin import StandInConfig, StandInGenerator
 
 # -- stand-in world --------------------------------------------------------------------------------
@@ -104,9 +105,10 @@ class _Progress:
             self.bar.close()
 
 
-def evaluate_standin(source: FaceSource, standin: StandInGenerator, opts: EvalOptions, psi: float
-                     ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The stand-in part of the report (UV errors, multi-view) and the strip images."""
+def evaluate_standin(source: FaceSource, standin: StandInGenerator, opts: EvalOptions, psi: float,
+                     others: dict[str, FaceSource] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The stand-in part of the report (UV errors, multi-view) and the strip images; ``others``: compared
+    sources whose UV maps are scored on the same codes."""
     if opts.yaw_max > standin.config.yaw_max_deg:
         raise StyleFaceError(f"--yaw-max {opts.yaw_max:g} is beyond the stand-in's yaw range "
                              f"(+-{standin.config.yaw_max_deg:g} degrees)")
@@ -116,13 +118,20 @@ def evaluate_standin(source: FaceSource, standin: StandInGenerator, opts: EvalOp
     mask, mask_from = uv_face_mask(source.model, source.uv_size)
     baseline = mean_maps(standin, _batches(standin, base_seeds, psi, opts.batch_size), source.uv_size)
     bar = _Progress(opts.count, "UV maps", opts.progress)
-    uv, seen_fraction = uv_errors(source, standin, batches, baseline, mask.to(standin.latent_avg.device), bar)
+    uv, seen_fraction = uv_errors(source, standin, batches, baseline, mask.to(standin.latent_avg.device), bar,
+                                  others=others)
     bar.close()
+    features = uv.feature_table()
     report: dict[str, Any] = {
         "uv": {"size": source.uv_size, "truth_size": standin.config.texture_size, "mask": mask_from,
                "mask_texels": int(mask.sum()), "seen_fraction": seen_fraction,
+               "feature_texels": {k: int(v.sum()) for k, v in feature_masks(source.model, mask).items()},
                "baseline": f"mean of the true maps over seeds {base_seeds[0]}..{base_seeds[-1]}",
-               "l1": uv.table()}}
+               "l1": uv.table(), "l1_by_feature": features, "ratios": feature_ratios(features)}}
+    n_variety = min(opts.variety_count, opts.count)
+    if n_variety >= 2:
+        report["variety"] = variety(source, standin, _batches(standin, seeds[:n_variety], psi, opts.batch_size),
+                                    mask.to(standin.latent_avg.device))
     images: dict[str, torch.Tensor] = {}
     n_views = opts.count if opts.views_count is None else min(opts.views_count, opts.count)
     if n_views > 0:
@@ -134,6 +143,21 @@ def evaluate_standin(source: FaceSource, standin: StandInGenerator, opts: EvalOp
         report["views"] = {"coefficients": opts.view_coeffs, "render_mode": standin.renderer.mode,
                            "image_size": standin.config.image_size, **views.summary(opts.yaw_step)}
     return report, images
+
+
+def feature_ratios(features: dict[str, Any]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """{other source: {map: {feature: bundle L1 / other's L1}}} over all texels of each feature region."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for src, maps in features.items():
+        if src == "bundle":
+            continue
+        out[src] = {}
+        for m, feats in maps.items():
+            out[src][m] = {}
+            for f, row in feats.items():
+                ours, theirs = features["bundle"][m][f]["all"], row["all"]
+                out[src][m][f] = ours / theirs if ours is not None and theirs else None
+    return out
 
 
 # -- FID -------------------------------------------------------------------------------------------
@@ -226,12 +250,33 @@ def evaluate_bundle(bundle_path: str | Path, opts: EvalOptions) -> tuple[dict[st
         standin.to(bundle.device)
         report["standin"] = {"source": where, **asdict(standin.config), "face_model": bundle.face_model.name,
                              "bundle_mapping_matches": _mapping_matches(bundle, standin, psi)}
-        part, images = evaluate_standin(BundleFaces(bundle), standin, opts, psi)
+        others = compared_sources(bundle, opts.compare)
+        if others:
+            report["compared"] = {name: str(path) for name, path in zip(others, opts.compare)}
+        part, images = evaluate_standin(BundleFaces(bundle), standin, opts, psi, others)
         report.update(part)
     if opts.fid_real is not None:
         report["fid"] = {**evaluate_fid(bundle, opts, psi), "inception": str(opts.inception)}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return report, images
+
+
+def compared_sources(bundle: Bundle, paths: Sequence[Path]) -> dict[str, FaceSource]:
+    """The ``--compare`` bundles as FaceSources named by their ids; each must take the same W+."""
+    out: dict[str, FaceSource] = {}
+    m = bundle.manifest
+    for path in paths:
+        other = open_bundle(path, bundle.device)
+        om = other.manifest
+        if (om.n_latent, om.style_dim) != (m.n_latent, m.style_dim):
+            raise StyleFaceError(f"--compare {path}: its W+ is {om.n_latent}x{om.style_dim}, the evaluated "
+                                 f"bundle's {m.n_latent}x{m.style_dim}")
+        if other.face_model.name != bundle.face_model.name:
+            raise StyleFaceError(f"--compare {path}: face model '{other.face_model.name}', the evaluated bundle's "
+                                 f"is '{bundle.face_model.name}' (their UV layouts differ)")
+        name = other.id if other.id not in out and other.id not in ("bundle", "mean_baseline") else str(path)
+        out[name] = BundleFaces(other)
+    return out
 
 
 def write_strip(images: dict[str, torch.Tensor], path: Path) -> Path:
@@ -283,10 +328,30 @@ def format_report(r: dict[str, Any]) -> str:
         lines += ["", f"UV maps: mean L1 over texels inside the UV mask ({u['size']} px, {u['mask_texels']} texels; "
                       f"{100 * u['seen_fraction']:.1f}% seen by the original view)",
                   f"  {'map':<13}{'source':<15}{'seen':>9}{'unseen':>9}{'all':>9}"]
+        width = max([15] + [len(s) + 2 for s in u["l1"]])
+        lines[-1] = f"  {'map':<13}{'source':<{width}}{'seen':>9}{'unseen':>9}{'all':>9}"
         for m in ("diffuse", "displacement"):
             for src, row in u["l1"].items():
                 v = row[m]
-                lines.append(f"  {m:<13}{src:<15}{_f(v['seen']):>9}{_f(v['unseen']):>9}{_f(v['all']):>9}")
+                lines.append(f"  {m:<13}{src:<{width}}{_f(v['seen']):>9}{_f(v['unseen']):>9}{_f(v['all']):>9}")
+        if "l1_by_feature" in u:
+            texels = ", ".join(f"{k} {n}" for k, n in u["feature_texels"].items())
+            lines += ["", f"UV maps by region ({texels} texels)",
+                      f"  {'map':<13}{'region':<7}{'source':<{width}}{'seen':>9}{'unseen':>9}{'all':>9}"]
+            for m in ("diffuse", "displacement"):
+                for f in next(iter(u["l1_by_feature"].values()))[m]:
+                    for src, row in u["l1_by_feature"].items():
+                        v = row[m][f]
+                        lines.append(f"  {m:<13}{f:<7}{src:<{width}}{_f(v['seen']):>9}{_f(v['unseen']):>9}"
+                                     f"{_f(v['all']):>9}")
+            for src, maps in u.get("ratios", {}).items():
+                d = maps["diffuse"]
+                lines.append(f"  diffuse L1 bundle / {src}: " + ", ".join(f"{f} {_f(x, 2)}" for f, x in d.items()))
+    if "variety" in r:
+        v = r["variety"]
+        lines += ["", f"variety over {v['count']} codes: mean pairwise RMS distance, bundle vs the stand-in's truth",
+                  *(f"  {k:<8} bundle {v[k]['bundle']:.4f}  stand-in {v[k]['standin']:.4f}  ratio "
+                    f"{_f(v[k]['ratio'], 2)}" for k in ("shape", "diffuse"))]
     if "views" in r:
         v = r["views"]
         row = lambda name, xs, fmt: f"  {name:<11}" + "".join(f"{x:>8{fmt}}" for x in xs)  # noqa: E731

@@ -20,6 +20,7 @@ from styleface.errors import StyleFaceError
 
 VISIBILITY = ("direct", "gradient")
 RENDER_MODES = ("vertex", "uv")
+NOISE_MODES = ("random", "const")
 PAPER_STEPS = 74_625
 PAPER_EPOCH_SIZE = 35_820
 
@@ -54,6 +55,8 @@ class UVGenConfig:
     # method
     visibility: str = "direct"       # direct (from the renders' fragments) | gradient (the official probe)
     render_mode: str = "vertex"      # vertex (official) | uv
+    noise: str = "random"            # G's noise inputs: random per step (official) | const (its fixed maps, as at
+                                     # inference: keeps the maps a distilled G learned when fine-tuning it)
     perceptual: str = "lpips"        # lpips | random (tests) | none
     # networks initialised at random (the stand-in, or sizes that differ from the 2D generator's)
     channel_multiplier: int = 2
@@ -110,6 +113,8 @@ class UVGenConfig:
             raise StyleFaceError(f"--visibility must be one of {', '.join(VISIBILITY)}")
         if self.render_mode not in RENDER_MODES:
             raise StyleFaceError(f"--render-mode must be one of {', '.join(RENDER_MODES)}")
+        if self.noise not in NOISE_MODES:
+            raise StyleFaceError(f"--noise must be one of {', '.join(NOISE_MODES)}")
         for name in ("uv_size", "image_size"):
             v = getattr(self, name)
             if v is not None and (v < 8 or v & (v - 1)):

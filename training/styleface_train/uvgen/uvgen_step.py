@@ -158,7 +158,7 @@ class UVGenStep:
         result = StepResult({})
         s = result.scalars
         with self.autocast():
-            diffuse, disp = self.g(views.w, generator=noise)
+            diffuse, disp = self.g(views.w, noise=cfg.noise, generator=noise)
         diffuse, disp = diffuse.float(), disp.float()
         result.diffuse, result.displacement = diffuse, disp
         view = self.render_view(views.coeffs, diffuse, disp, views.target)

@@ -93,7 +93,7 @@ def evaluate(net: torch.nn.Module, frozen: Frozen, sampler: ViewSampler, cfg: UV
     for i in range(cfg.val_batches):
         rng = sampler.rng(f"val:{cfg.seed}", i)
         views = sampler.sample(rng, False)
-        diffuse, disp = net(views.w, generator=rng)
+        diffuse, disp = net(views.w, noise=cfg.noise, generator=rng)
         out = frozen.renderer.render(views.coeffs, diffuse.float(), disp.float())
         m = (out.mask > 0).float()
         fake = out.image.clamp(0, 1)
