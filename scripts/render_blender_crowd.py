@@ -12,7 +12,6 @@ a rim light. Seeds are listed so a reader can regenerate any face.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 

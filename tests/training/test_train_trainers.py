@@ -53,6 +53,18 @@ def test_f3d_beats_the_mean_baseline(f3d_run):
     assert meta["counters"]["finished"] and meta["counters"]["step"] == m["steps"]
 
 
+def test_f3d_reports_every_group_and_can_be_linear(f3d_run, tmp_path, samples_dir):
+    """Per-group validation L1 (identity, expression, pose, light, translation), and hidden=() gives a linear
+    F3D (the default bundle's: the stand-in's coefficients are linear in W+ but for the expression gating)."""
+    _, m = f3d_run
+    groups = [k for k in m if k.startswith("l1_")]
+    assert {"l1_id", "l1_exp", "l1_rot", "l1_gamma", "l1_trans"} <= set(groups)
+    lin = train_f3d(F3DOptions(samples=samples_dir, out=tmp_path / "lin", hidden=(), progress=False), F3D_LOOP)
+    net = load_model(tmp_path / "lin" / "f3d.safetensors")
+    assert net.hidden == () and sum(isinstance(x, torch.nn.Linear) for x in net.modules()) == 1
+    assert lin["l1_trans"] < 0.5 * m["l1_trans"] and lin["yaw_error_deg"] < m["yaw_error_deg"]
+
+
 def test_rerun_of_a_finished_run_trains_nothing(f3d_run, samples_dir):
     out, m = f3d_run
     again = train_f3d(F3DOptions(samples=samples_dir, out=out, hidden=HIDDEN, progress=False), F3D_LOOP)

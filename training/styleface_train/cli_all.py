@@ -38,7 +38,8 @@ def add_parser(sub, generator_args: Callable[[argparse.ArgumentParser], None]) -
         d.add_argument(f"--{name}-batch-size", type=int, default=16, help=f"{name} batch (default 16)")
         d.add_argument(f"--{name}-lr", type=float, default=lr, help=f"{name} learning rate (default {lr:g})")
         d.add_argument(f"--{name}-hidden", type=int_list, default=None,
-                       help=f"{name} hidden widths, e.g. 512,256 (default: 9,6,3,1 x style size as in the paper)")
+                       help=f"{name} hidden widths, e.g. 512,256, or '' for none (a linear map) (default: "
+                            "9,6,3,1 x style size as in the paper)")
     a.add_argument("--init-uvgen", type=Path, help="start the UV generator from this trained one (uvgen.safetensors, "
                    "e.g. an earlier run's bundle) to fine-tune it")
     b = a.add_argument_group("bundle")

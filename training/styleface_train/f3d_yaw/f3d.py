@@ -2,7 +2,7 @@
 
 Defaults are the paper's: Adam at 1e-5, MultiStepLR at epochs 5/10/15 (x0.1), batch 16, 25 epochs,
 first 90% train / last 10% validation. Validation reports the L1 of F3D and of the mean-coefficient
-baseline (predicting the training mean), plus the yaw error in degrees.
+baseline (predicting the training mean), plus the yaw error in degrees and the L1 per coefficient group.
 """
 from __future__ import annotations
 
@@ -83,7 +83,9 @@ def train_f3d(opts: F3DOptions, loop: LoopConfig = DEFAULT_LOOP) -> dict:
         pred = torch.cat([net(vw[i:i + 1024]) for i in range(0, vw.shape[0], 1024)])
         return {"l1": float((pred - vc).abs().mean()), "baseline_l1": float((mean - vc).abs().mean()),
                 "yaw_error_deg": float((pred[:, yaw] - vc[:, yaw]).abs().mean() * 180 / math.pi),
-                "baseline_yaw_error_deg": float((mean[:, yaw] - vc[:, yaw]).abs().mean() * 180 / math.pi)}
+                "baseline_yaw_error_deg": float((mean[:, yaw] - vc[:, yaw]).abs().mean() * 180 / math.pi),
+                **{f"l1_{g}": float((pred[:, layout.slice(g)] - vc[:, layout.slice(g)]).abs().mean())
+                   for g, n in layout.sizes().items() if n}}
 
     config = {"trainer": "f3d", "data": pairs.source, "net": net.config(), "val_fraction": opts.val_fraction}
     state = run_loop(opts.out, train.index.shape[0], {"f3d": net}, opt, step, validate, loop, config, opts.progress)
