@@ -53,19 +53,22 @@ def main() -> None:
         row = ys.index(round(o.location.y, 3))
         o.location.x += 0.16 * (row % 2)
         o.location.z += 0.05 * row
+    bpy.context.view_layer.update()  # matrix_world after the moves
     lo = Vector((min(o.location.x for o in objs), min(o.location.y for o in objs), 0.0))
     hi = Vector((max(o.location.x for o in objs), max(o.location.y for o in objs), 0.0))
     heights = [(o.matrix_world @ Vector(c)).z for o in objs for c in o.bound_box]
-    centre = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, (min(heights) + max(heights)) / 2))
+    # aim a little above the middle of the heads and necks
+    centre = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, min(heights) + 0.55 * (max(heights) - min(heights))))
     cam_data = bpy.data.cameras.new("cam")
     cam_data.lens = 50
+
     cam = bpy.data.objects.new("cam", cam_data)
     scene.collection.objects.link(cam)
     cam.location = centre + Vector((0.0, -2.6, 0.55))
     cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
-    for name, energy, loc, size in (("key", 220.0, (-1.4, -1.6, 1.4), 1.2), ("fill", 80.0, (1.6, -1.4, 0.5), 2.0),
-                                    ("rim", 160.0, (0.3, 1.6, 1.2), 1.0)):
+    for name, energy, loc, size in (("key", 110.0, (-1.4, -1.6, 1.4), 1.2), ("fill", 35.0, (1.6, -1.4, 0.5), 2.0),
+                                    ("rim", 90.0, (0.3, 1.6, 1.2), 1.0)):
         light = bpy.data.lights.new(name, "AREA")
         light.energy = energy
         light.size = size
@@ -82,7 +85,7 @@ def main() -> None:
     scene.render.engine = "CYCLES"
     scene.cycles.samples = a.samples
     scene.cycles.device = "CPU"
-    scene.render.resolution_x, scene.render.resolution_y = a.width, int(a.width * 0.5)
+    scene.render.resolution_x, scene.render.resolution_y = a.width, int(a.width * 0.45)
     scene.render.filepath = str(a.out)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.render.render(write_still=True)

@@ -40,6 +40,31 @@ def test_tiny_build_loads_and_generates(tmp_path):
     assert float(getattr(uvgen.noises, f"noise_{uvgen.num_layers - 1}").abs().max()) < 0.5
 
 
+def test_distillation_continues_from_a_trained_uv_generator(tmp_path):
+    """--uv-init: the second run starts from the first run's network and noise maps (its first loss is the
+    first run's last, not a fresh network's) and still writes a loadable bundle."""
+    from styleface.nets.io import load_model
+    from styleface_train.bundle.demo_bundle import fit_uvgen
+
+    s = StandInGenerator(StandInConfig(style_dim=16, n_latent=6, image_size=32, texture_size=16))
+    base = UVFit(size=16, channels=((16, 8), (8, 8)), channel_max=8, steps=40, batch=4, warmup=2)
+    first, m1 = fit_uvgen(s, base, torch.Generator().manual_seed(0), lambda _: None)
+    from styleface_train.common.modelfile import save_network
+    save_network(tmp_path / "uvgen.safetensors", first)
+    logs: list[str] = []
+    cont = UVFit(size=16, channels=((16, 8), (8, 8)), channel_max=8, steps=1, batch=4, lr=1e-9, noise_lr=1e-9, warmup=0,
+                 init=str(tmp_path / "uvgen.safetensors"))
+    second, m2 = fit_uvgen(s, cont, torch.Generator().manual_seed(0), logs.append)
+    # with a vanishing learning rate the continued network is the first one, noise maps included
+    for k, v in first.state_dict().items():
+        torch.testing.assert_close(second.state_dict()[k], v, atol=1e-6, rtol=0, msg=k)
+    assert m2["uv_val_l1_diffuse"] == pytest.approx(m1["uv_val_l1_diffuse"], rel=1e-4)
+    assert isinstance(load_model(tmp_path / "uvgen.safetensors"), type(first))
+    wrong = UVFit(size=32, channels=((32, 8), (16, 8)), channel_max=8, steps=1, init=str(tmp_path / "uvgen.safetensors"))
+    with pytest.raises(ValueError, match="not a 32 px UV generator"):
+        fit_uvgen(s, wrong, torch.Generator(), lambda _: None)
+
+
 def test_texel_weights_favour_features_and_used_texels():
     s = StandInGenerator(StandInConfig(style_dim=16, n_latent=6, image_size=32, texture_size=32))
     w = uv_texel_weights(s, 32, feature_weight=4.0, outside_weight=0.05)[0, 0]

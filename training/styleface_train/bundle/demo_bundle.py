@@ -180,6 +180,7 @@ class UVFit:
     skip_penalty: float = 1.0  # L1 on the RGB skip that the displacement head adds (keeps it free of diffuse)
     feature_weight: float = 4.0
     outside_weight: float = 0.05
+    init: str | None = None  # continue from this trained UV generator (uvgen.safetensors, its noise maps too)
 
 
 def uv_texel_weights(standin: StandInGenerator, size: int, feature_weight: float, outside_weight: float
@@ -212,29 +213,39 @@ def _mean_maps(standin: StandInGenerator, n: int, gen: torch.Generator) -> tuple
 def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: Callable[[str], None],
               val_seed: int = 1234) -> tuple[UVGenerator, dict[str, float]]:
     """UV generator distilled onto the stand-in's true diffuse and displacement maps (weighted L1)."""
-    uvgen = UVGenerator(cfg.size, style_dim=standin.style_dim, n_mlp=1, channel_max=cfg.channel_max,
-                        channels=dict(cfg.channels))
+    if cfg.init is not None:
+        from styleface.nets.io import load_model
+
+        uvgen = load_model(cfg.init)
+        if not isinstance(uvgen, UVGenerator) or uvgen.size != cfg.size:
+            raise ValueError(f"--uv-init {cfg.init} is not a {cfg.size} px UV generator")
+    else:
+        uvgen = UVGenerator(cfg.size, style_dim=standin.style_dim, n_mlp=1, channel_max=cfg.channel_max,
+                            channels=dict(cfg.channels))
     if uvgen.n_latent != standin.n_latent:
         raise ValueError(f"UV size {cfg.size} needs n_latent {uvgen.n_latent}, the stand-in has {standin.n_latent}")
     weights = uv_texel_weights(standin, cfg.size, cfg.feature_weight, cfg.outside_weight)
     with torch.no_grad():
         for name, t in uvgen.named_parameters():
-            if name.endswith("modulation.weight"):
+            if name.endswith("modulation.weight") and cfg.init is None:
                 t.mul_(cfg.style_init)
     noise: list[torch.Tensor] | str = "const"
     groups = [{"params": [p for n, p in uvgen.named_parameters() if not n.startswith("style.")]}]
     if cfg.learn_noise:
         if cfg.noise_init not in ("random", "zero"):
             raise ValueError(f"noise_init must be zero or random, got {cfg.noise_init!r}")
-        if cfg.noise_init == "random":
+        if cfg.init is not None:  # the trained maps the network was saved with
+            init = [getattr(uvgen.noises, f"noise_{i}").clone() for i in range(len(uvgen.noise_shapes()))]
+        elif cfg.noise_init == "random":
             init = [b.clone() for b in uvgen.resolve_noise("const", 1)]
         else:
             init = [torch.zeros(1, 1, r, r) for r in uvgen.noise_shapes()]
         noise = [torch.nn.Parameter(m) for m in init]
         groups.append({"params": noise, "lr": cfg.noise_lr})
-        with torch.no_grad():
-            for layer in [uvgen.conv1, *uvgen.convs]:
-                layer.noise.weight.fill_(cfg.noise_strength)
+        if cfg.init is None:
+            with torch.no_grad():
+                for layer in [uvgen.conv1, *uvgen.convs]:
+                    layer.noise.weight.fill_(cfg.noise_strength)
 
     def wl1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return ((a - b).abs() * weights).mean()
@@ -356,12 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--uv-lr", type=float, default=d.lr)
     p.add_argument("--uv-noise-lr", type=float, default=d.noise_lr)
     p.add_argument("--uv-fixed-noise", action="store_true", help="keep the noise maps random (not trained)")
+    p.add_argument("--uv-feature-weight", type=float, default=d.feature_weight,
+                   help=f"loss weight of eyes, iris, lips, brows, mouth texels over other skin (default {d.feature_weight:g})")
+    p.add_argument("--uv-init", help="continue from this trained UV generator (uvgen.safetensors)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(max(1, a.threads))
     uv = UVFit(size=a.uv_size, channels=a.uv_channels, channel_max=a.uv_channel_max, steps=a.uv_steps,
-               batch=a.uv_batch, lr=a.uv_lr, noise_lr=a.uv_noise_lr, learn_noise=not a.uv_fixed_noise)
+               batch=a.uv_batch, lr=a.uv_lr, noise_lr=a.uv_noise_lr, learn_noise=not a.uv_fixed_noise,
+               feature_weight=a.uv_feature_weight, init=a.uv_init, warmup=50 if a.uv_init else d.warmup)
     cmd = " ".join(["python -m styleface_train.bundle.demo_bundle"] + list(sys.argv[1:] if argv is None else argv))
     build_demo_bundle(a.out, uv=uv, style_dim=a.style_dim, f3d_steps=a.f3d_steps, fyaw_steps=a.fyaw_steps,
                       batch=a.batch, seed=a.seed, svm_samples=a.svm_samples, overwrite=a.force, command=cmd,
