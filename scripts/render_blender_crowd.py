@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "addon"))
 import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
+from studio import add_camera, add_lights, render_still  # noqa: E402
 from styleface_blender import api  # noqa: E402
 
 
@@ -59,36 +60,10 @@ def main() -> None:
     heights = [(o.matrix_world @ Vector(c)).z for o in objs for c in o.bound_box]
     # aim a little above the middle of the heads and necks
     centre = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, min(heights) + 0.55 * (max(heights) - min(heights))))
-    cam_data = bpy.data.cameras.new("cam")
-    cam_data.lens = 50
-
-    cam = bpy.data.objects.new("cam", cam_data)
-    scene.collection.objects.link(cam)
-    cam.location = centre + Vector((0.0, -2.6, 0.55))
-    cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
-    for name, energy, loc, size in (("key", 110.0, (-1.4, -1.6, 1.4), 1.2), ("fill", 35.0, (1.6, -1.4, 0.5), 2.0),
-                                    ("rim", 90.0, (0.3, 1.6, 1.2), 1.0)):
-        light = bpy.data.lights.new(name, "AREA")
-        light.energy = energy
-        light.size = size
-        lo_obj = bpy.data.objects.new(name, light)
-        lo_obj.location = centre + Vector(loc)
-        lo_obj.rotation_euler = (centre - lo_obj.location).to_track_quat("-Z", "Y").to_euler()
-        scene.collection.objects.link(lo_obj)
-    world = bpy.data.worlds.new("world")
-    world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.19, 0.21, 1.0)
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.6
-    scene.world = world
-    scene.view_settings.exposure = -0.3
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = a.samples
-    scene.cycles.device = "CPU"
-    scene.render.resolution_x, scene.render.resolution_y = a.width, int(a.width * 0.45)
-    scene.render.filepath = str(a.out)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    bpy.ops.render.render(write_still=True)
+    add_camera(scene, centre + Vector((0.0, -2.6, 0.55)), centre, lens=50)
+    add_lights(scene, centre, (("key", 110.0, (-1.4, -1.6, 1.4), 1.2), ("fill", 35.0, (1.6, -1.4, 0.5), 2.0),
+                               ("rim", 90.0, (0.3, 1.6, 1.2), 1.0)))
+    render_still(scene, a.out, a.samples, (a.width, int(a.width * 0.45)), exposure=-0.3)
     print(f"wrote {a.out}: seeds {seeds}")
 
 

@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "addon"))
 import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
+from studio import add_camera, add_lights, render_still  # noqa: E402
 from styleface_blender import api  # noqa: E402
 
 
@@ -43,35 +44,11 @@ def main() -> None:
         objs.append(obj)
     centre = sum((o.matrix_world @ Vector(o.bound_box[6]) + o.matrix_world @ Vector(o.bound_box[0]) for o in objs),
                  Vector()) / (2 * len(objs))
-    cam_data = bpy.data.cameras.new("cam")
-    cam_data.lens = 70
-    cam = bpy.data.objects.new("cam", cam_data)
-    scene.collection.objects.link(cam)
-    cam.location = centre + Vector((0.0, -1.75, 0.06))
-    cam.rotation_euler = (math.radians(88), 0.0, 0.0)
-    scene.camera = cam
-    for name, energy, loc, size in (("key", 70.0, (-0.8, -1.0, 0.9), 0.8), ("fill", 25.0, (1.0, -0.9, 0.3), 1.5),
-                                    ("rim", 60.0, (0.2, 1.0, 0.8), 0.5)):
-        light = bpy.data.lights.new(name, "AREA")
-        light.energy = energy
-        light.size = size
-        lo_obj = bpy.data.objects.new(name, light)
-        lo_obj.location = centre + Vector(loc)
-        lo_obj.rotation_euler = (centre - lo_obj.location).to_track_quat("-Z", "Y").to_euler()
-        scene.collection.objects.link(lo_obj)
-    world = bpy.data.worlds.new("world")
-    world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.18, 0.19, 0.21, 1.0)
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.6
-    scene.world = world
-    scene.view_settings.exposure = -0.4
-    scene.render.engine = "CYCLES"
-    scene.cycles.samples = a.samples
-    scene.cycles.device = "CPU"
-    scene.render.resolution_x, scene.render.resolution_y = 1200, 520
-    scene.render.filepath = str(a.out)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    bpy.ops.render.render(write_still=True)
+    cam = add_camera(scene, centre + Vector((0.0, -1.75, 0.06)), centre, lens=70)
+    cam.rotation_euler = (math.radians(88), 0.0, 0.0)  # level with the faces, not aimed at their centre
+    add_lights(scene, centre, (("key", 70.0, (-0.8, -1.0, 0.9), 0.8), ("fill", 25.0, (1.0, -0.9, 0.3), 1.5),
+                               ("rim", 60.0, (0.2, 1.0, 0.8), 0.5)))
+    render_still(scene, a.out, a.samples, (1200, 520), exposure=-0.4)
     print(f"wrote {a.out}")
 
 

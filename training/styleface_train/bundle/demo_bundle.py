@@ -225,18 +225,17 @@ def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: 
     if uvgen.n_latent != standin.n_latent:
         raise ValueError(f"UV size {cfg.size} needs n_latent {uvgen.n_latent}, the stand-in has {standin.n_latent}")
     weights = uv_texel_weights(standin, cfg.size, cfg.feature_weight, cfg.outside_weight)
-    with torch.no_grad():
-        for name, t in uvgen.named_parameters():
-            if name.endswith("modulation.weight") and cfg.init is None:
-                t.mul_(cfg.style_init)
+    if cfg.init is None:
+        with torch.no_grad():
+            for name, t in uvgen.named_parameters():
+                if name.endswith("modulation.weight"):
+                    t.mul_(cfg.style_init)
     noise: list[torch.Tensor] | str = "const"
     groups = [{"params": [p for n, p in uvgen.named_parameters() if not n.startswith("style.")]}]
     if cfg.learn_noise:
         if cfg.noise_init not in ("random", "zero"):
             raise ValueError(f"noise_init must be zero or random, got {cfg.noise_init!r}")
-        if cfg.init is not None:  # the trained maps the network was saved with
-            init = [getattr(uvgen.noises, f"noise_{i}").clone() for i in range(len(uvgen.noise_shapes()))]
-        elif cfg.noise_init == "random":
+        if cfg.init is not None or cfg.noise_init == "random":  # its fixed maps: trained ones when continuing
             init = [b.clone() for b in uvgen.resolve_noise("const", 1)]
         else:
             init = [torch.zeros(1, 1, r, r) for r in uvgen.noise_shapes()]
