@@ -77,3 +77,38 @@ def test_cli_rejects_bad_channels(capsys):
     with pytest.raises(SystemExit):
         main(["--out", "x", "--uv-channels", "128-24"])
     assert "channels must look like" in capsys.readouterr().err
+
+
+def test_iris_weight_raises_only_the_iris_texels():
+    from styleface.texture import UVLayers
+
+    s = StandInGenerator(StandInConfig(style_dim=16, n_latent=6, image_size=32, texture_size=32))
+    region = torch.from_numpy(UVLayers.for_model(s.face_model, 32).region("iris"))
+    iris, other = region > 0.5, region == 0
+    assert iris.any()
+    base = uv_texel_weights(s, 32, feature_weight=4.0, outside_weight=0.05)[0, 0]
+    more = uv_texel_weights(s, 32, feature_weight=4.0, outside_weight=0.05, iris_weight=20.0)[0, 0]
+    rel_base, rel_more = base / base[other].mean(), more / more[other].mean()
+    assert float(rel_more[iris].mean()) > 3 * float(rel_base[iris].mean())  # irises count several times more
+    torch.testing.assert_close(rel_more[other], rel_base[other])  # every other texel keeps its relative weight
+
+
+def test_modulation_lr_scales_only_the_modulation_weights():
+    """modulation_lr=0 freezes the w -> style weights while everything else trains."""
+    from styleface_train.bundle.demo_bundle import fit_uvgen
+
+    from styleface.nets.uvgen import UVGenerator
+
+    s = StandInGenerator(StandInConfig(style_dim=16, n_latent=6, image_size=32, texture_size=16))
+    cfg = UVFit(size=16, channels=((16, 8), (8, 8)), channel_max=8, steps=3, batch=4, warmup=0, modulation_lr=0.0)
+    torch.manual_seed(0)  # fit_uvgen builds the same network from the same seed
+    start = UVGenerator(16, style_dim=16, n_mlp=1, channel_max=8, channels={16: 8, 8: 8}).state_dict()
+    torch.manual_seed(0)
+    trained, _ = fit_uvgen(s, cfg, torch.Generator().manual_seed(0), lambda _: None)
+    after = trained.state_dict()
+    mods = [k for k in after if k.endswith("modulation.weight")]
+    convs = [k for k in after if k.endswith("conv.weight") and "modulation" not in k]
+    assert mods and convs
+    for k in mods:  # the fit scales them by style_init once, then never steps them
+        torch.testing.assert_close(after[k], start[k] * cfg.style_init, msg=k)
+    assert all(not torch.equal(after[k], start[k]) for k in convs)
