@@ -40,6 +40,6 @@ exec ${STYLEFACE_TRAIN:-styleface-train} --threads "${THREADS:-1}" --quiet all -
   --f3d-epochs 12 --f3d-batch-size 64 --f3d-lr 1e-3 --f3d-hidden "" \
   --fyaw-epochs 8 --fyaw-batch-size 64 --fyaw-lr 1e-3 --fyaw-hidden 256,64 \
   --init-uvgen "$out/distilled/uvgen.safetensors" --render-mode uv --noise const \
-  --perceptual none --lambda-mv "$mv" --batch-size 8 --lr 2e-4 --channel-multiplier 1 --channel-max 32 \
+  --perceptual none --lambda-mv "$mv" --batch-size 8 --lr 1e-4 --channel-multiplier 1 --channel-max 32 \
   --steps "$steps" --checkpoint-every 50 --image-every 0 --val-batches 2 \
   --bundle-description "$(cat "$(dirname "$0")/ict_bundle_description.txt")" --bundle-id styleface-demo-ict-v4 --bundle-name "StyleFace demo (ICT head, stand-in)" "$@"
