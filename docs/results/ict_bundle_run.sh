@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped default bundle (backend/styleface/data/demo_bundle, id styleface-demo-ict-v4) on the ICT
-# stand-in world, in two commands:
+# stand-in world, in two steps:
 #   1. a UV generator distilled from the stand-in's true maps (supervised; its starting point), in four runs;
 #   2. `styleface-train all`: sample, F3D, SVM yaw direction, Fyaw on the stand-in's coefficients, then
 #      the UV generator fine-tuned self-supervised from (1) through the differentiable renderer (UV render

@@ -112,3 +112,6 @@ def test_modulation_lr_scales_only_the_modulation_weights():
     for k in mods:  # the fit scales them by style_init once, then never steps them
         torch.testing.assert_close(after[k], start[k] * cfg.style_init, msg=k)
     assert all(not torch.equal(after[k], start[k]) for k in convs)
+    with pytest.raises(ValueError, match="modulation_lr must be >= 0"):
+        fit_uvgen(s, UVFit(size=16, channels=((16, 8), (8, 8)), channel_max=8, steps=1, modulation_lr=-1.0),
+                  torch.Generator(), lambda _: None)

@@ -223,6 +223,9 @@ def _mean_maps(standin: StandInGenerator, n: int, gen: torch.Generator) -> tuple
 def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: Callable[[str], None],
               val_seed: int = 1234) -> tuple[UVGenerator, dict[str, float]]:
     """UV generator distilled onto the stand-in's true diffuse and displacement maps (weighted L1)."""
+    for name in ("feature_weight", "iris_weight", "modulation_lr", "outside_weight"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(cfg, name)}")
     if cfg.init is not None:
         from styleface.nets.io import load_model
 
