@@ -220,6 +220,11 @@ def _mean_maps(standin: StandInGenerator, n: int, gen: torch.Generator) -> tuple
     return sd / k, sp / k
 
 
+def _is_modulation(name: str) -> bool:
+    """The w -> style weights of a modulated convolution (scaled by style_init, stepped at modulation_lr)."""
+    return name.endswith("modulation.weight")
+
+
 def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: Callable[[str], None],
               val_seed: int = 1234) -> tuple[UVGenerator, dict[str, float]]:
     """UV generator distilled onto the stand-in's true diffuse and displacement maps (weighted L1)."""
@@ -232,21 +237,23 @@ def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: 
         uvgen = load_model(cfg.init)
         if not isinstance(uvgen, UVGenerator) or uvgen.size != cfg.size:
             raise ValueError(f"--uv-init {cfg.init} is not a {cfg.size} px UV generator")
-    else:
+    else:  # a fresh network: nearly w-independent, noise injected at noise_strength when its maps are learned
         uvgen = UVGenerator(cfg.size, style_dim=standin.style_dim, n_mlp=1, channel_max=cfg.channel_max,
                             channels=dict(cfg.channels))
+        with torch.no_grad():
+            for name, t in uvgen.named_parameters():
+                if _is_modulation(name):
+                    t.mul_(cfg.style_init)
+            if cfg.learn_noise:
+                for layer in [uvgen.conv1, *uvgen.convs]:
+                    layer.noise.weight.fill_(cfg.noise_strength)
     if uvgen.n_latent != standin.n_latent:
         raise ValueError(f"UV size {cfg.size} needs n_latent {uvgen.n_latent}, the stand-in has {standin.n_latent}")
     weights = uv_texel_weights(standin, cfg.size, cfg.feature_weight, cfg.outside_weight, cfg.iris_weight)
-    if cfg.init is None:
-        with torch.no_grad():
-            for name, t in uvgen.named_parameters():
-                if name.endswith("modulation.weight"):
-                    t.mul_(cfg.style_init)
     noise: list[torch.Tensor] | str = "const"
     trained = [(n, p) for n, p in uvgen.named_parameters() if not n.startswith("style.")]
-    groups = [{"params": [p for n, p in trained if not n.endswith("modulation.weight")]},
-              {"params": [p for n, p in trained if n.endswith("modulation.weight")], "lr": cfg.lr * cfg.modulation_lr}]
+    groups = [{"params": [p for n, p in trained if not _is_modulation(n)]},
+              {"params": [p for n, p in trained if _is_modulation(n)], "lr": cfg.lr * cfg.modulation_lr}]
     if cfg.learn_noise:
         if cfg.noise_init not in ("random", "zero"):
             raise ValueError(f"noise_init must be zero or random, got {cfg.noise_init!r}")
@@ -256,10 +263,6 @@ def fit_uvgen(standin: StandInGenerator, cfg: UVFit, gen: torch.Generator, log: 
             init = [torch.zeros(1, 1, r, r) for r in uvgen.noise_shapes()]
         noise = [torch.nn.Parameter(m) for m in init]
         groups.append({"params": noise, "lr": cfg.noise_lr})
-        if cfg.init is None:
-            with torch.no_grad():
-                for layer in [uvgen.conv1, *uvgen.convs]:
-                    layer.noise.weight.fill_(cfg.noise_strength)
 
     def wl1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return ((a - b).abs() * weights).mean()
